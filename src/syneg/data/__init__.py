@@ -1,0 +1,1 @@
+"""Datasets: loading, validating and storing BEIR-format retrieval data."""

@@ -1,0 +1,58 @@
+"""Atomic file writing and small JSON helpers: nothing a stage writes is ever left half-written."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, is_dir: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
+
+    The rename happens only when the block finishes without an exception, so a crash or ``kill -9`` leaves
+    either the old file or no file, never a truncated one.
+
+    Example:
+        >>> with atomic_path("/tmp/syneg-doc.txt") as tmp:
+        ...     _ = tmp.write_text("done")
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    target = tmp if is_dir else tmp / path.name
+    try:
+        yield target
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        os.replace(target, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    """Write ``data`` as indented, key-sorted JSON, atomically (stable bytes for DVC and git diffs)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def write_parquet(path: str | os.PathLike, frame: pd.DataFrame) -> None:
+    """Write ``frame`` to parquet atomically, without the index, so equal frames give equal bytes."""
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False, compression="zstd")
+
+
+def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
+    return pd.read_parquet(path)

@@ -1,0 +1,1 @@
+"""First-stage retrievers: Lucene BM25 through Pyserini and exact dense search through faiss."""

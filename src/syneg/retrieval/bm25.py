@@ -1,0 +1,81 @@
+"""Lucene BM25 through Pyserini: one index per corpus content, built once and shared by every stage.
+
+The index is built into the cache (``$SYNEG_CACHE_DIR/bm25/<corpus hash>``) rather than as a DVC output:
+Lucene writes random segment ids, so its bytes differ between identical builds, while its rankings do not.
+
+Example:
+    >>> from syneg.retrieval.bm25 import BM25
+    >>> bm25 = BM25.build(["d1", "d2"], ["cats purr", "dogs bark"])  # doctest: +SKIP
+    >>> bm25.search(["cats"], ["q1"], k=1)  # doctest: +SKIP
+    {'q1': [('d1', 0.69)]}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+from typing import Sequence
+
+from syneg import jvm
+from syneg.embeddings import cache_dir
+
+
+def _corpus_key(ids: Sequence[str], texts: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for i, t in zip(ids, texts):
+        h.update(i.encode())
+        h.update(b"\0")
+        h.update(t.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:32]
+
+
+class BM25:
+    """BM25 over one Lucene index (Anserini's default English analyzer: Porter stemming, stopwords)."""
+
+    def __init__(self, index_dir: str | os.PathLike, k1: float = 0.9, b: float = 0.4):
+        lucene = jvm.lucene()
+        self.index_dir = str(index_dir)
+        self.searcher = lucene.LuceneSearcher(self.index_dir)
+        self.searcher.set_bm25(float(k1), float(b))
+        self._reader = None
+
+    @classmethod
+    def build(
+        cls, ids: Sequence[str], texts: Sequence[str], k1: float = 0.9, b: float = 0.4, threads: int = 2
+    ) -> "BM25":
+        """Index ``texts`` under ``ids`` (or reuse the cached index of the same content) and open it."""
+        if len(ids) != len(texts):
+            raise ValueError(f"BM25.build: {len(ids)} ids but {len(texts)} texts; pass one id per text.")
+        index_dir = cache_dir() / "bm25" / _corpus_key(ids, texts)
+        if not (index_dir / ".complete").is_file():
+            index_lib = jvm.lucene_index()
+            tmp = Path(f"{index_dir}.tmp-{os.getpid()}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            indexer = index_lib.LuceneIndexer(str(tmp), threads=threads)
+            batch = 10_000
+            for start in range(0, len(ids), batch):
+                indexer.add_batch_dict(
+                    [{"id": i, "contents": t} for i, t in zip(ids[start:start + batch], texts[start:start + batch])]
+                )
+            indexer.close()
+            (tmp / ".complete").write_text("ok\n")
+            shutil.rmtree(index_dir, ignore_errors=True)
+            os.replace(tmp, index_dir)
+        return cls(index_dir, k1=k1, b=b)
+
+    def search(
+        self, queries: Sequence[str], qids: Sequence[str], k: int, threads: int = 2
+    ) -> dict[str, list[tuple[str, float]]]:
+        """Top-``k`` ``(doc_id, score)`` per query id, best first."""
+        hits = self.searcher.batch_search(list(queries), list(qids), k=int(k), threads=int(threads))
+        return {q: [(h.docid, float(h.score)) for h in hits.get(q, [])] for q in qids}
+
+    def score(self, query: str, doc_id: str) -> float:
+        """The BM25 score of one document for one query (used for the positive's score)."""
+        if self._reader is None:
+            self._reader = jvm.lucene_index().LuceneIndexReader(self.index_dir)
+        return float(self._reader.compute_query_document_score(doc_id, query))

@@ -1,0 +1,38 @@
+"""baselines: BM25 and the zero-shot base model on the evaluation split (rerun only when they change)."""
+
+from pathlib import Path
+
+import typer
+
+from syneg.cli import setup
+from syneg.data import store
+from syneg.evaluation import bm25_metrics, dense_metrics
+from syneg.io import write_json
+from syneg.params import load_section
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def main(
+    data: Path = typer.Option(Path("data/prepared"), help="The prepare stage's folder."),
+    metrics: Path = typer.Option(Path("metrics/baselines.json"), help="Metrics of BM25 and the zero-shot model."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; reads 'evaluate' and 'model'."),
+) -> None:
+    """Pyserini BM25 (k1 'evaluate.bm25_k1', b 'evaluate.bm25_b') and params 'model.base' without
+    fine-tuning, both on split 'evaluate.split', scored as the fine-tuned model is."""
+    setup("baselines")
+    ev = load_section("evaluate", params)
+    model = load_section("model", params)
+    ds = store.load(data)
+    ign = bool(ev["ignore_identical_ids"])
+    bm25, _ = bm25_metrics(ds, ev["split"], ev["bm25_k1"], ev["bm25_b"], ev["depth"], ign)
+    zs, _ = dense_metrics(ds, ev["split"], model["base"], model["max_seq_length"], model["batch_size"],
+                          ev["depth"], ign)
+    out = {"split": ev["split"], "ignore_identical_ids": ign, "bm25": bm25, "zeroshot": zs}
+    write_json(metrics, out)
+    typer.echo(f"baselines: {out}")
+
+
+if __name__ == "__main__":
+    app()

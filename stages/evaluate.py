@@ -1,0 +1,39 @@
+"""evaluate: dense retrieval over the whole corpus with the fine-tuned model; BEIR metrics."""
+
+from pathlib import Path
+
+import typer
+
+from syneg.cli import setup
+from syneg.data import store
+from syneg.evaluation import dense_metrics, write_trec
+from syneg.io import write_json
+from syneg.params import load_section
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def main(
+    data: Path = typer.Option(Path("data/prepared"), help="The prepare stage's folder."),
+    model_dir: Path = typer.Option(Path("models/finetuned"), help="The train stage's model."),
+    metrics: Path = typer.Option(Path("metrics/evaluate.json"), help="Metrics of the fine-tuned model."),
+    run: Path = typer.Option(Path("data/runs/finetuned.trec"), help="The ranking, in TREC format."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; reads 'evaluate' and 'model'."),
+) -> None:
+    """Encode the corpus with the fine-tuned model, search exactly for the 'evaluate.split' queries to depth
+    'evaluate.depth', and score nDCG@10, MRR@10, R@10, R@100, MAP@100 with beir (pytrec_eval)."""
+    setup("evaluate")
+    ev = load_section("evaluate", params)
+    model = load_section("model", params)
+    ign = bool(ev["ignore_identical_ids"])
+    scores, ranking = dense_metrics(store.load(data), ev["split"], str(model_dir), model["max_seq_length"],
+                                    model["batch_size"], ev["depth"], ign)
+    write_trec(run, ranking, "syneg-finetuned")
+    out = {"split": ev["split"], "ignore_identical_ids": ign, "finetuned": scores}
+    write_json(metrics, out)
+    typer.echo(f"evaluate: {out}")
+
+
+if __name__ == "__main__":
+    app()

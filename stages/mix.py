@@ -1,0 +1,38 @@
+"""mix: give each training instance its hard negatives, a 'mix.ratio' share synthetic, the rest retrieved."""
+
+from pathlib import Path
+
+import typer
+
+from syneg.cli import config, setup
+from syneg.data import store
+from syneg.io import read_parquet, write_json, write_parquet
+from syneg.mixing import MixConfig, mix
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def main(
+    data: Path = typer.Option(Path("data/prepared"), help="The prepare stage's folder."),
+    mined: Path = typer.Option(Path("data/mined"), help="The mine stage's folder."),
+    synthetic: Path = typer.Option(Path("data/reflected/kept.parquet"), help="The reflect stage's kept negatives."),
+    out: Path = typer.Option(Path("data/mixed"), help="Folder for train.parquet and provenance.parquet."),
+    metrics: Path = typer.Option(Path("metrics/mix.json"), help="Counts of each kind of negative."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; reads 'mix'."),
+) -> None:
+    """'mix.strategy' hybrid (every instance gets both kinds, the paper's method) or direct (dataset-level
+    pooling); 'mix.num_negatives' per instance; writes sentence-transformers' (anchor, positive,
+    negative_1..k) table."""
+    setup("mix")
+    cfg = config(MixConfig, "mix", params)
+    train, provenance, stats = mix(store.load(data), read_parquet(mined / "pairs.parquet"),
+                                   read_parquet(mined / "candidates.parquet"), read_parquet(synthetic), cfg)
+    write_parquet(out / "train.parquet", train)
+    write_parquet(out / "provenance.parquet", provenance)
+    write_json(metrics, {"strategy": cfg.strategy, "ratio": cfg.ratio, **stats})
+    typer.echo(f"mixed: {stats}")
+
+
+if __name__ == "__main__":
+    app()

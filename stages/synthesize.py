@@ -1,0 +1,58 @@
+"""synthesize: write synthetic hard negatives for every training pair with the configured backend."""
+
+from pathlib import Path
+
+import typer
+
+from syneg.cli import config, setup
+from syneg.data import store
+from syneg.io import read_json, read_parquet, write_json, write_parquet
+from syneg.llm import make_generator
+from syneg.llm.cache import AnswerCache
+from syneg.synthesis import SynthesizeConfig, build_items, synthesize
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def main(
+    data: Path = typer.Option(Path("data/prepared"), help="The prepare stage's folder."),
+    mined: Path = typer.Option(Path("data/mined"), help="The mine stage's folder (pairs, neighbours)."),
+    out: Path = typer.Option(Path("data/synthetic"), help="Folder for negatives.parquet and failures.parquet."),
+    llm_cache: Path = typer.Option(Path("data/llm_cache/answers.sqlite"), help="Store of every LLM answer (resume)."),
+    metrics: Path = typer.Option(Path("metrics/synthesize.json"), help="Requests, cache hits, tokens, failures."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; reads 'synthesize'."),
+) -> None:
+    """Sample attributes per instance (seeded), render the multi-attribute prompt, and ask params
+    'synthesize.backend' for 'synthesize.num_negatives' negatives per (query, positive). The default backend
+    'offline' is a no-LLM STAND-IN; its outputs say so."""
+    setup("synthesize")
+    cfg = config(SynthesizeConfig, "synthesize", params)
+    ds = store.load(data)
+    dataset = read_json(data / "manifest.json")["dataset"]
+    items = build_items(ds, read_parquet(mined / "pairs.parquet"), read_parquet(mined / "candidates.parquet"),
+                        cfg, dataset)
+    AnswerCache(llm_cache).close()  # exists for every backend: it is a persistent DVC output
+    gen = make_generator(cfg.backend, {"offline": cfg.offline, "openai": {**cfg.openai, "cache_path": str(llm_cache)}})
+    try:
+        negatives, failures = synthesize(items, gen, cfg.num_negatives)
+    finally:
+        if hasattr(gen, "close"):
+            gen.close()
+    write_parquet(out / "negatives.parquet", negatives)
+    write_parquet(out / "failures.parquet", failures)
+    stats = {
+        "backend": gen.name,
+        "stand_in": gen.stand_in,
+        "instances": len(items),
+        "negatives": int(len(negatives)),
+        "failed_instances": int(len(failures)),
+        "failures_by_reason": failures["reason"].str.split(":").str[0].value_counts().sort_index().to_dict(),
+        **gen.stats(),
+    }
+    write_json(metrics, stats)
+    typer.echo(f"synthesized: {stats}")
+
+
+if __name__ == "__main__":
+    app()

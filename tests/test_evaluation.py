@@ -1,0 +1,20 @@
+import math
+
+from syneg.evaluation import evaluate
+
+
+def test_metrics_match_hand_computation():
+    qrels = {"q1": {"a": 1, "b": 0}, "q2": {"c": 2}}
+    run = {"q1": {"b": 3.0, "a": 2.0, "x": 1.0}, "q2": {"y": 2.0, "z": 1.5, "c": 1.0}}
+    m = evaluate(qrels, run)
+    assert m["mrr@10"] == round((1 / 2 + 1 / 3) / 2, 5)
+    assert abs(m["ndcg@10"] - round(((1 / math.log2(3)) + (1 / math.log2(4))) / 2, 5)) < 1e-5
+    assert m["recall@10"] == 1.0
+
+
+def test_identical_ids_switch():
+    qrels = {"q1": {"a": 1}}
+    run = {"q1": {"q1": 5.0, "a": 1.0}}
+    assert evaluate(qrels, run, ignore_identical_ids=False)["mrr@10"] == 0.5
+    assert evaluate(qrels, run, ignore_identical_ids=True)["mrr@10"] == 1.0
+    assert "q1" in run["q1"]  # the caller's run is not modified

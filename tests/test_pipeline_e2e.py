@@ -1,0 +1,58 @@
+"""End to end: the real pipeline with `dvc repro` on a small SciFact cut, in a temporary git repo."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from syneg.sandbox import Sandbox, ran_stages
+
+STAGES = ["prepare", "mine", "synthesize", "reflect", "mix", "train", "baselines", "evaluate"]
+SMALL = {"model": {"max_seq_length": 64, "batch_size": 32}, "mine": {"depth": 30, "keep": 10},
+         "train": {"batch_size": 8}}
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, scifact_small):
+    box = Sandbox.create(tmp_path_factory.mktemp("proj"), scifact_small, SMALL)
+    out = box.run("dvc", "repro")
+    box.commit("baseline run")
+    return box.path, box, out
+
+
+def test_repro_runs_every_stage_and_writes_metrics(project):
+    proj, _, out = project
+    assert ran_stages(out) == set(STAGES)
+    base = json.loads((proj / "metrics" / "baselines.json").read_text())
+    fine = json.loads((proj / "metrics" / "evaluate.json").read_text())
+    for m in (base["bm25"], base["zeroshot"], fine["finetuned"]):
+        assert set(m) == {"ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100"}
+        assert 0.3 < m["ndcg@10"] <= 1.0
+    syn = json.loads((proj / "metrics" / "synthesize.json").read_text())
+    assert syn["backend"] == "offline" and syn["stand_in"] is True
+    mix = json.loads((proj / "metrics" / "mix.json").read_text())
+    assert mix["instances"] == mix["instances_with_both_kinds"] + mix["fills"].get("retrieved_for_missing_synthetic", 0)
+
+
+def test_second_repro_does_nothing(project):
+    proj, box, _ = project
+    out = box.run("dvc", "repro")
+    assert ran_stages(out) == set()
+    assert "up to date" in out
+
+
+def test_changing_the_ratio_reruns_only_mix_train_evaluate(project):
+    proj, box, _ = project
+    before = json.loads((proj / "metrics" / "mix.json").read_text())
+    out = box.run("dvc", "exp", "run", "-S", "mix.ratio=0")
+    assert ran_stages(out) == {"mix", "train", "evaluate"}
+    for stage in ["prepare", "mine", "synthesize", "reflect", "baselines"]:
+        assert f"Stage '{stage}' didn't change, skipping" in out
+    after = json.loads((proj / "metrics" / "mix.json").read_text())
+    assert before["synthetic"] > 0 and after["synthetic"] == 0
+    diff = json.loads(box.run("dvc", "metrics", "diff", "--json", stdout_only=True))
+    changed = {path for path, metrics in diff.items() if metrics}
+    assert {"metrics/mix.json", "metrics/train.json"} <= changed
+    assert "metrics/baselines.json" not in changed

