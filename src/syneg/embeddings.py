@@ -111,6 +111,11 @@ def encode_corpus(ds, model_name: str, max_seq_length: int = 256, batch_size: in
 
 def encode_queries(ds, query_ids: Sequence[str], model_name: str, max_seq_length: int = 256,
                    batch_size: int = 64) -> np.ndarray:
-    """Embeddings of the queries ``query_ids`` (in that order)."""
-    text = dict(zip(ds.queries["query_id"], ds.queries["text"]))
-    return encode(model_name, [text[q] for q in query_ids], max_seq_length, batch_size)
+    """Embeddings of the queries ``query_ids`` (in that order).
+
+    Every query of the dataset is encoded once per model (one cache entry that mining, reflection and
+    evaluation share) and the asked rows are picked out.
+    """
+    every = encode(model_name, ds.queries["text"].tolist(), max_seq_length, batch_size)
+    row = {q: i for i, q in enumerate(ds.queries["query_id"])}
+    return every[[row[q] for q in query_ids]]

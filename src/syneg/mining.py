@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from syneg.data.beir import Dataset
+from syneg.data.store import Dataset
 
 
 @dataclass

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from syneg.data.beir import Dataset
-from syneg.data.store import doc_text
+from syneg.data.store import Dataset, doc_texts
 
 
 @dataclass
@@ -89,7 +88,7 @@ def mix(ds: Dataset, pairs: pd.DataFrame, candidates: pd.DataFrame, synthetic: p
     n, k = len(pairs), cfg.num_negatives
     rng = np.random.default_rng(cfg.seed)
     qtext = dict(zip(ds.queries["query_id"], ds.queries["text"]))
-    dtext = {d: doc_text(t, x) for d, t, x in zip(ds.corpus["doc_id"], ds.corpus["title"], ds.corpus["text"])}
+    dtext = doc_texts(ds)
     retrieved = candidates.sort_values(["query_id", "pos_id", "rank"]).groupby(["query_id", "pos_id"])["doc_id"].agg(list)
     synth = synthetic.sort_values(["query_id", "pos_id", "neg_index"]).groupby(["query_id", "pos_id"])["text"].agg(list)
 

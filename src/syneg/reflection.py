@@ -20,8 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from syneg.data.beir import Dataset
-from syneg.data.store import doc_text
+from syneg.data.store import Dataset, doc_texts
 from syneg.embeddings import encode, encode_corpus, encode_queries
 from syneg.text_checks import garbled, shingle_jaccard
 
@@ -45,7 +44,7 @@ def reflect(ds: Dataset, negatives: pd.DataFrame, cfg: ReflectConfig, model: str
         ``pos_score`` (the base model's cosine for the query); ``dropped`` adds ``reason``.
     """
     neg = negatives.reset_index(drop=True).copy()
-    dtext = {d: doc_text(t, x) for d, t, x in zip(ds.corpus["doc_id"], ds.corpus["title"], ds.corpus["text"])}
+    dtext = doc_texts(ds)
     reasons = []
     seen: set[tuple[str, str, str]] = set()
     for q, p, text in zip(neg["query_id"], neg["pos_id"], neg["text"]):

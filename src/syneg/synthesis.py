@@ -13,8 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from syneg.data.beir import Dataset
-from syneg.data.store import doc_text
+from syneg.data.store import Dataset, doc_texts
 from syneg.llm import attributes as attrs
 from syneg.llm.base import Generator, SynthesisItem
 
@@ -54,7 +53,7 @@ def build_items(ds: Dataset, pairs: pd.DataFrame, candidates: pd.DataFrame, cfg:
                 dataset: str) -> list[SynthesisItem]:
     """One item per training pair (``pairs``: ``query_id, pos_id``), in that order."""
     qtext = dict(zip(ds.queries["query_id"], ds.queries["text"]))
-    dtext = {d: doc_text(t, x) for d, t, x in zip(ds.corpus["doc_id"], ds.corpus["title"], ds.corpus["text"])}
+    dtext = doc_texts(ds)
     lists = cfg.attribute_lists(dataset)
     neigh = candidates.groupby(["query_id", "pos_id"], sort=False)["doc_id"].agg(list)
     items = []

@@ -16,52 +16,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from syneg.data.store import DataError, Dataset
+
 BEIR_URL = "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/{dataset}.zip"
 ENV_DIR = "SYNEG_BEIR_DIR"
 
-
-class DataError(ValueError):
-    """The dataset on disk is malformed; the message names the file, the line or id, and the fix."""
-
-
-@dataclass
-class Dataset:
-    """A retrieval dataset as three frames.
-
-    Attributes:
-        corpus: columns ``doc_id, title, text`` in file order.
-        queries: columns ``query_id, text`` in file order.
-        qrels: columns ``split, query_id, doc_id, score``; only ``score > 0`` counts as relevant.
-    """
-
-    corpus: pd.DataFrame
-    queries: pd.DataFrame
-    qrels: pd.DataFrame
-
-    def splits(self) -> list[str]:
-        return sorted(self.qrels["split"].unique().tolist())
-
-    def relevant(self, split: str) -> dict[str, dict[str, int]]:
-        """Qrels of ``split`` as ``{query_id: {doc_id: score}}``, the shape pytrec_eval takes (all grades kept)."""
-        if split not in set(self.qrels["split"]):
-            raise DataError(f"no qrels for split '{split}' (this dataset has: {', '.join(self.splits()) or 'none'}). "
-                            f"Set the stage's 'split' param to one of those.")
-        out: dict[str, dict[str, int]] = {}
-        sel = self.qrels[self.qrels["split"] == split]
-        for q, d, s in zip(sel["query_id"], sel["doc_id"], sel["score"]):
-            out.setdefault(q, {})[d] = int(s)
-        return out
-
-    def positives(self, split: str) -> pd.DataFrame:
-        """Relevant (score > 0) pairs of ``split``, in qrels file order: columns ``query_id, doc_id, score``."""
-        self.relevant(split)  # raises a clear error for an unknown split
-        sel = self.qrels[(self.qrels["split"] == split) & (self.qrels["score"] > 0)]
-        return sel[["query_id", "doc_id", "score"]].reset_index(drop=True)
+__all__ = ["BEIR_URL", "ENV_DIR", "DataError", "Dataset", "download", "file_manifest", "load_folder", "locate"]
 
 
 def _read_jsonl(path: Path, kind: str, text_required: bool) -> pd.DataFrame:

@@ -1,12 +1,58 @@
-"""The prepared form of a dataset that every later stage reads: three parquet files and a manifest."""
+"""A dataset in memory (:class:`Dataset`) and its prepared form on disk: three parquet files and a manifest.
+
+Every stage after ``prepare`` reads the prepared form through :func:`load`; only ``prepare`` reads BEIR's
+files (``syneg.data.beir``).
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
-from syneg.data.beir import Dataset
+import pandas as pd
+
 from syneg.io import read_parquet, write_json, write_parquet
+
+
+class DataError(ValueError):
+    """The dataset is malformed or lacks what was asked; the message names the file, line or id, and the fix."""
+
+
+@dataclass
+class Dataset:
+    """A retrieval dataset as three frames.
+
+    Attributes:
+        corpus: columns ``doc_id, title, text`` in file order.
+        queries: columns ``query_id, text`` in file order.
+        qrels: columns ``split, query_id, doc_id, score``; only ``score > 0`` counts as relevant.
+    """
+
+    corpus: pd.DataFrame
+    queries: pd.DataFrame
+    qrels: pd.DataFrame
+
+    def splits(self) -> list[str]:
+        return sorted(self.qrels["split"].unique().tolist())
+
+    def relevant(self, split: str) -> dict[str, dict[str, int]]:
+        """Qrels of ``split`` as ``{query_id: {doc_id: score}}``, the shape pytrec_eval takes (all grades kept)."""
+        if split not in set(self.qrels["split"]):
+            raise DataError(f"no qrels for split '{split}' (this dataset has: {', '.join(self.splits()) or 'none'}). "
+                            f"Set the stage's 'split' param to one of those.")
+        out: dict[str, dict[str, int]] = {}
+        sel = self.qrels[self.qrels["split"] == split]
+        for q, d, s in zip(sel["query_id"], sel["doc_id"], sel["score"]):
+            out.setdefault(q, {})[d] = int(s)
+        return out
+
+    def positives(self, split: str) -> pd.DataFrame:
+        """Relevant (score > 0) pairs of ``split``, in qrels file order: columns ``query_id, doc_id, score``."""
+        self.relevant(split)  # raises a clear error for an unknown split
+        sel = self.qrels[(self.qrels["split"] == split) & (self.qrels["score"] > 0)]
+        return sel[["query_id", "doc_id", "score"]].reset_index(drop=True)
+
 
 FILES = ("corpus.parquet", "queries.parquet", "qrels.parquet")
 
@@ -31,3 +77,8 @@ def load(folder: str | os.PathLike) -> Dataset:
 def doc_text(title: str, text: str) -> str:
     """The text a model or BM25 sees for a document: ``title + " " + text`` (BEIR's and MTEB's convention)."""
     return f"{title} {text}".strip() if title else text
+
+
+def doc_texts(ds: Dataset) -> dict[str, str]:
+    """``{doc_id: title + " " + text}`` for the whole corpus."""
+    return {d: doc_text(t, x) for d, t, x in zip(ds.corpus["doc_id"], ds.corpus["title"], ds.corpus["text"])}
