@@ -6,7 +6,7 @@ import typer
 
 from syneg.cli import setup
 from syneg.data import store
-from syneg.evaluation import bm25_metrics, dense_metrics
+from syneg.evaluation import bm25_metrics, curve, dense_metrics, write_curve
 from syneg.io import write_json
 from syneg.params import load_section
 
@@ -17,6 +17,7 @@ app = typer.Typer(add_completion=False)
 def main(
     data: Path = typer.Option(Path("data/prepared"), help="The prepare stage's folder."),
     metrics: Path = typer.Option(Path("metrics/baselines.json"), help="Metrics of BM25 and the zero-shot model."),
+    curves: Path = typer.Option(Path("metrics/curves"), help="Folder for nDCG@k / Recall@k curves (dvc plots)."),
     params: Path = typer.Option(Path("params.yaml"), help="Params file; reads 'evaluate' and 'model'."),
 ) -> None:
     """Pyserini BM25 (k1 'evaluate.bm25_k1', b 'evaluate.bm25_b') and params 'model.base' without
@@ -26,9 +27,12 @@ def main(
     model = load_section("model", params)
     ds = store.load(data)
     ign = bool(ev["ignore_identical_ids"])
-    bm25, _ = bm25_metrics(ds, ev["split"], ev["bm25_k1"], ev["bm25_b"], ev["depth"], ign)
-    zs, _ = dense_metrics(ds, ev["split"], model["base"], model["max_seq_length"], model["batch_size"],
-                          ev["depth"], ign)
+    bm25, bm25_run = bm25_metrics(ds, ev["split"], ev["bm25_k1"], ev["bm25_b"], ev["depth"], ign)
+    zs, zs_run = dense_metrics(ds, ev["split"], model["base"], model["max_seq_length"], model["batch_size"],
+                               ev["depth"], ign)
+    qrels = ds.relevant(ev["split"])
+    write_curve(curves / "bm25.csv", curve(qrels, bm25_run, ign))
+    write_curve(curves / "zeroshot.csv", curve(qrels, zs_run, ign))
     out = {"split": ev["split"], "ignore_identical_ids": ign, "bm25": bm25, "zeroshot": zs}
     write_json(metrics, out)
     typer.echo(f"baselines: {out}")

@@ -6,7 +6,7 @@ import typer
 
 from syneg.cli import setup
 from syneg.data import store
-from syneg.evaluation import dense_metrics, write_trec
+from syneg.evaluation import curve, dense_metrics, write_curve, write_trec
 from syneg.io import write_json
 from syneg.params import load_section
 
@@ -19,6 +19,7 @@ def main(
     model_dir: Path = typer.Option(Path("models/finetuned"), help="The train stage's model."),
     metrics: Path = typer.Option(Path("metrics/evaluate.json"), help="Metrics of the fine-tuned model."),
     run: Path = typer.Option(Path("data/runs/finetuned.trec"), help="The ranking, in TREC format."),
+    curves: Path = typer.Option(Path("metrics/curves"), help="Folder for nDCG@k / Recall@k curves (dvc plots)."),
     params: Path = typer.Option(Path("params.yaml"), help="Params file; reads 'evaluate' and 'model'."),
 ) -> None:
     """Encode the corpus with the fine-tuned model, search exactly for the 'evaluate.split' queries to depth
@@ -27,9 +28,11 @@ def main(
     ev = load_section("evaluate", params)
     model = load_section("model", params)
     ign = bool(ev["ignore_identical_ids"])
-    scores, ranking = dense_metrics(store.load(data), ev["split"], str(model_dir), model["max_seq_length"],
+    ds = store.load(data)
+    scores, ranking = dense_metrics(ds, ev["split"], str(model_dir), model["max_seq_length"],
                                     model["batch_size"], ev["depth"], ign)
     write_trec(run, ranking, "syneg-finetuned")
+    write_curve(curves / "finetuned.csv", curve(ds.relevant(ev["split"]), ranking, ign))
     out = {"split": ev["split"], "ignore_identical_ids": ign, "finetuned": scores}
     write_json(metrics, out)
     typer.echo(f"evaluate: {out}")

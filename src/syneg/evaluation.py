@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 
 Run = dict[str, dict[str, float]]
+CURVE_KS = (1, 3, 5, 10, 20, 50, 100)
 
 
 def evaluate(qrels: dict[str, dict[str, int]], run: Run, ignore_identical_ids: bool = False) -> dict[str, float]:
@@ -34,6 +35,26 @@ def evaluate(qrels: dict[str, dict[str, int]], run: Run, ignore_identical_ids: b
         "recall@100": recall["Recall@100"],
         "map@100": _map["MAP@100"],
     }
+
+
+def curve(qrels: dict[str, dict[str, int]], run: Run, ignore_identical_ids: bool = False,
+          ks: Sequence[int] = CURVE_KS) -> list[dict[str, float]]:
+    """nDCG@k and Recall@k for each ``k`` in ``ks``: rows for a ``dvc plots`` curve that compares systems."""
+    from beir.retrieval.evaluation import EvaluateRetrieval
+
+    ndcg, _map, recall, _p = EvaluateRetrieval.evaluate(qrels, copy.deepcopy(run), list(ks),
+                                                         ignore_identical_ids=ignore_identical_ids)
+    return [{"k": k, "ndcg": ndcg[f"NDCG@{k}"], "recall": recall[f"Recall@{k}"]} for k in ks]
+
+
+def write_curve(path, rows: list[dict[str, float]]) -> None:
+    """Write curve rows as CSV, atomically."""
+    import pandas as pd
+
+    from syneg.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False)
 
 
 def dense_run(query_ids: Sequence[str], q_emb: np.ndarray, doc_ids: Sequence[str], d_emb: np.ndarray,

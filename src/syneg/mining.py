@@ -76,11 +76,6 @@ def filter_candidates(
     return out
 
 
-def _all_positives(ds: Dataset) -> dict[str, frozenset[str]]:
-    rel = ds.qrels[ds.qrels["score"] > 0]
-    return {q: frozenset(g) for q, g in rel.groupby("query_id")["doc_id"]}
-
-
 def mine(ds: Dataset, cfg: MineConfig, model: str = "", max_seq_length: int = 256,
          batch_size: int = 64) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Mine candidates for every relevant pair of ``cfg.split``.
@@ -92,7 +87,7 @@ def mine(ds: Dataset, cfg: MineConfig, model: str = "", max_seq_length: int = 25
     pairs = ds.positives(cfg.split)
     qtext = dict(zip(ds.queries["query_id"], ds.queries["text"]))
     qids = list(dict.fromkeys(pairs["query_id"]))
-    positives = _all_positives(ds)
+    positives = ds.positive_ids()
     doc_ids = ds.corpus["doc_id"].tolist()
     depth = min(cfg.depth + max(len(p) for p in positives.values()), len(doc_ids))
 

@@ -100,7 +100,7 @@ def mix(ds: Dataset, pairs: pd.DataFrame, candidates: pd.DataFrame, synthetic: p
         want_syn = np.where(chosen, k, 0)
 
     all_ids = ds.corpus["doc_id"].to_numpy()
-    positives = ds.qrels[ds.qrels["score"] > 0].groupby("query_id")["doc_id"].agg(set)
+    positives = ds.positive_ids()
     rows, prov = [], []
     fills: Counter[str] = Counter()
     for i, (q, p) in enumerate(zip(pairs["query_id"], pairs["pos_id"])):
@@ -116,7 +116,7 @@ def mix(ds: Dataset, pairs: pd.DataFrame, candidates: pd.DataFrame, synthetic: p
             n_syn += extra
             fills["synthetic_for_missing_retrieved"] += extra
         negs = [(t, "synthetic", "") for t in syn[:n_syn]] + [(dtext[d], "retrieved", d) for d in ret[:n_ret]]
-        taken = {d for _, _, d in negs} | positives.get(q, set())
+        taken = {d for _, _, d in negs} | positives.get(q, frozenset())
         while len(negs) < k:
             d = str(all_ids[rng.integers(len(all_ids))])
             if d not in taken:

@@ -53,6 +53,11 @@ class Dataset:
         sel = self.qrels[(self.qrels["split"] == split) & (self.qrels["score"] > 0)]
         return sel[["query_id", "doc_id", "score"]].reset_index(drop=True)
 
+    def positive_ids(self) -> dict[str, frozenset[str]]:
+        """``{query_id: relevant doc ids}`` over every split (a query is in one split only)."""
+        rel = self.qrels[self.qrels["score"] > 0]
+        return {q: frozenset(g) for q, g in rel.groupby("query_id")["doc_id"]}
+
 
 FILES = ("corpus.parquet", "queries.parquet", "qrels.parquet")
 
