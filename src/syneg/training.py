@@ -118,6 +118,11 @@ def train(model_name: str, data: pd.DataFrame, cfg: TrainConfig, output_dir: str
         t0 = time.time()
         result = trainer.train()
         seconds = time.time() - t0
+        # The model card would record the wall time, so equal runs would give unequal folders (and DVC
+        # hashes); the time goes to metrics/train.json instead.
+        card = getattr(model, "model_card_data", None)
+        if card is not None and hasattr(card, "_training_start_time"):
+            card._training_start_time = None
         model.save(str(tmp))
         import shutil
 
