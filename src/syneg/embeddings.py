@@ -24,6 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from syneg import models
+from syneg.data.store import corpus_texts
 from syneg.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -95,13 +96,6 @@ def encode(
             with open(tmp, "wb") as fh:
                 np.save(fh, emb)
     return emb
-
-
-def corpus_texts(ds) -> list[str]:
-    """The corpus as every model sees it, in prepared order (one list, so every stage hits the same cache)."""
-    from syneg.data.store import doc_text
-
-    return [doc_text(t, x) for t, x in zip(ds.corpus["title"], ds.corpus["text"])]
 
 
 def encode_corpus(ds, model_name: str, max_seq_length: int = 256, batch_size: int = 64) -> np.ndarray:

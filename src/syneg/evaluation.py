@@ -93,7 +93,7 @@ def dense_metrics(ds, split: str, model_name: str, max_seq_length: int = 256, ba
 def bm25_metrics(ds, split: str, k1: float = 0.9, b: float = 0.4, k: int = 100,
                  ignore_identical_ids: bool = False) -> tuple[dict[str, float], Run]:
     """Pyserini Lucene BM25 over ``title + " " + text`` (Pyserini's BEIR "flat" condition); score."""
-    from syneg.embeddings import corpus_texts
+    from syneg.data.store import corpus_texts
     from syneg.retrieval.bm25 import BM25
 
     qrels = ds.relevant(split)

@@ -105,7 +105,7 @@ def mine(ds: Dataset, cfg: MineConfig, model: str = "", max_seq_length: int = 25
     else:
         from syneg.retrieval.bm25 import BM25
 
-        from syneg.embeddings import corpus_texts
+        from syneg.data.store import corpus_texts
 
         bm25 = BM25.build(doc_ids, corpus_texts(ds))
         ranked = bm25.search([qtext[q] for q in qids], qids, depth)

@@ -25,7 +25,8 @@ from syneg.data.store import DataError, Dataset
 BEIR_URL = "https://public.ukp.informatik.tu-darmstadt.de/thakur/BEIR/datasets/{dataset}.zip"
 ENV_DIR = "SYNEG_BEIR_DIR"
 
-__all__ = ["BEIR_URL", "ENV_DIR", "DataError", "Dataset", "download", "file_manifest", "load_folder", "locate"]
+__all__ = ["BEIR_URL", "ENV_DIR", "DataError", "Dataset", "download", "file_manifest", "load_folder", "locate",
+           "write_folder"]
 
 
 def _read_jsonl(path: Path, kind: str, text_required: bool) -> pd.DataFrame:
@@ -176,3 +177,21 @@ def download(dataset: str, url_template: str, download_dir: str | os.PathLike) -
 
     download_dir.mkdir(parents=True, exist_ok=True)
     return Path(util.download_and_unzip(url_template.format(dataset=dataset), str(download_dir)))
+
+
+def write_folder(ds: Dataset, dest: str | os.PathLike) -> Path:
+    """Write ``ds`` in BEIR's layout (qrels with CRLF line ends and a header, as BEIR ships them)."""
+    dest = Path(dest)
+    (dest / "qrels").mkdir(parents=True, exist_ok=True)
+    with (dest / "corpus.jsonl").open("w", encoding="utf-8") as fh:
+        for d, t, x in zip(ds.corpus["doc_id"], ds.corpus["title"], ds.corpus["text"]):
+            fh.write(json.dumps({"_id": d, "title": t, "text": x, "metadata": {}}) + "\n")
+    with (dest / "queries.jsonl").open("w", encoding="utf-8") as fh:
+        for q, x in zip(ds.queries["query_id"], ds.queries["text"]):
+            fh.write(json.dumps({"_id": q, "text": x, "metadata": {}}) + "\n")
+    for split in ds.splits():
+        sel = ds.qrels[ds.qrels["split"] == split]
+        lines = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{s}" for q, d, s in
+                                                  zip(sel["query_id"], sel["doc_id"], sel["score"])]
+        (dest / "qrels" / f"{split}.tsv").write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    return dest

@@ -84,6 +84,11 @@ def doc_text(title: str, text: str) -> str:
     return f"{title} {text}".strip() if title else text
 
 
+def corpus_texts(ds: Dataset) -> list[str]:
+    """The corpus as every model and BM25 sees it, in prepared order."""
+    return [doc_text(t, x) for t, x in zip(ds.corpus["title"], ds.corpus["text"])]
+
+
 def doc_texts(ds: Dataset) -> dict[str, str]:
     """``{doc_id: title + " " + text}`` for the whole corpus."""
-    return {d: doc_text(t, x) for d, t, x in zip(ds.corpus["doc_id"], ds.corpus["title"], ds.corpus["text"])}
+    return dict(zip(ds.corpus["doc_id"], corpus_texts(ds)))

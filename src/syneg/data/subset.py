@@ -6,12 +6,11 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from pathlib import Path
 
-from syneg.data.beir import load_folder
+from syneg.data.beir import Dataset, load_folder, write_folder
 
 
 def write_subset(src: str | os.PathLike, dest: str | os.PathLike, queries_per_split: dict[str, int],
@@ -19,26 +18,13 @@ def write_subset(src: str | os.PathLike, dest: str | os.PathLike, queries_per_sp
     """Keep the first ``queries_per_split[split]`` judged queries of each split, every document they judge,
     and ``extra_docs`` other documents chosen with ``seed``; write them in BEIR's layout to ``dest``."""
     ds = load_folder(src)
-    dest = Path(dest)
-    (dest / "qrels").mkdir(parents=True, exist_ok=True)
     keep_q: set[str] = set()
     for split, n in queries_per_split.items():
-        qrels = ds.qrels[ds.qrels["split"] == split]
-        qids = list(dict.fromkeys(qrels["query_id"]))[:n]
-        keep_q.update(qids)
-        sel = qrels[qrels["query_id"].isin(qids)]
-        lines = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{s}" for q, d, s in
-                                                  zip(sel["query_id"], sel["doc_id"], sel["score"])]
-        (dest / "qrels" / f"{split}.tsv").write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
-    judged = set(ds.qrels[ds.qrels["query_id"].isin(keep_q)]["doc_id"])
+        keep_q.update(list(dict.fromkeys(ds.qrels[ds.qrels["split"] == split]["query_id"]))[:n])
+    qrels = ds.qrels[ds.qrels["query_id"].isin(keep_q) & ds.qrels["split"].isin(queries_per_split)]
+    judged = set(qrels["doc_id"])
     others = [d for d in ds.corpus["doc_id"] if d not in judged]
     keep_d = judged | set(random.Random(seed).sample(others, min(extra_docs, len(others))))
-    with (dest / "corpus.jsonl").open("w", encoding="utf-8") as fh:
-        for d, t, x in zip(ds.corpus["doc_id"], ds.corpus["title"], ds.corpus["text"]):
-            if d in keep_d:
-                fh.write(json.dumps({"_id": d, "title": t, "text": x, "metadata": {}}) + "\n")
-    with (dest / "queries.jsonl").open("w", encoding="utf-8") as fh:
-        for q, x in zip(ds.queries["query_id"], ds.queries["text"]):
-            if q in keep_q:
-                fh.write(json.dumps({"_id": q, "text": x, "metadata": {}}) + "\n")
-    return dest
+    sub = Dataset(corpus=ds.corpus[ds.corpus["doc_id"].isin(keep_d)],
+                  queries=ds.queries[ds.queries["query_id"].isin(keep_q)], qrels=qrels)
+    return write_folder(sub, dest)
