@@ -1,4 +1,4 @@
-"""reflect: check each synthetic negative; drop likely false negatives, near-copies and garbled text."""
+"""reflect: check each synthetic negative; LLM critique (keep / revise / drop), then rule and model checks."""
 
 from pathlib import Path
 
@@ -7,6 +7,9 @@ import typer
 from syneg.cli import config, setup
 from syneg.data import store
 from syneg.io import read_parquet, write_json, write_parquet
+from syneg.llm.cache import AnswerCache
+from syneg.llm.config import LLMConfig, make_asker
+from syneg.llm.critic import Critic
 from syneg.params import load_section
 from syneg.reflection import ReflectConfig, reflect
 
@@ -18,17 +21,31 @@ def main(
     data: Path = typer.Option(Path("data/prepared"), help="The prepare stage's folder."),
     synthetic: Path = typer.Option(Path("data/synthetic/negatives.parquet"), help="The synthesize stage's table."),
     out: Path = typer.Option(Path("data/reflected"), help="Folder for kept.parquet and dropped.parquet."),
-    metrics: Path = typer.Option(Path("metrics/reflect.json"), help="Acceptance rate and counts per reason."),
-    params: Path = typer.Option(Path("params.yaml"), help="Params file; reads 'reflect' and 'model'."),
+    llm_cache: Path = typer.Option(Path("data/llm_cache/reflect.sqlite"), help="Store of every critique answer."),
+    metrics: Path = typer.Option(Path("metrics/reflect.json"), help="Acceptance rate, counts per reason, LLM use."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; reads 'reflect', 'llm' and 'model'."),
 ) -> None:
     """Keep a synthetic negative only if it is real text, not a near-copy of the positive
-    ('reflect.max_copy_jaccard'), not a repeat, and scored by the base model below the positive by
+    ('reflect.max_copy_jaccard'), not a repeat, accepted (or revised) by the LLM's critique
+    ('reflect.critique', with an LLM backend), and scored by the base model below the positive by
     'reflect.relative_margin'. Every drop is recorded with its reason."""
     setup("reflect")
     cfg = config(ReflectConfig, "reflect", params)
+    llm = config(LLMConfig, "llm", params)
     model = load_section("model", params)
-    kept, dropped, stats = reflect(store.load(data), read_parquet(synthetic), cfg, model["base"],
-                                   model["max_seq_length"], model["batch_size"])
+    cache = AnswerCache(llm_cache)  # exists for every backend: it is a persistent DVC output
+    critic = Critic(make_asker(llm, cache)) if cfg.critique and llm.is_llm else None
+    try:
+        kept, dropped, stats = reflect(store.load(data), read_parquet(synthetic), cfg, model["base"],
+                                       model["max_seq_length"], model["batch_size"], critic)
+    finally:
+        if critic is not None:
+            critic.close()
+        cache.close()
+    if critic is not None:
+        stats["llm"] = critic.stats()
+    elif cfg.critique:
+        stats["critique"] = "skipped: llm.backend is offline, the rule-based stand-in has no LLM to ask"
     write_parquet(out / "kept.parquet", kept)
     write_parquet(out / "dropped.parquet", dropped)
     write_json(metrics, stats)

@@ -1,4 +1,4 @@
-"""synthesize: write synthetic hard negatives for every training pair with the configured backend."""
+"""synthesize: write synthetic hard negatives for every training pair with the configured LLM (or stand-in)."""
 
 from pathlib import Path
 
@@ -7,9 +7,10 @@ import typer
 from syneg.cli import config, setup
 from syneg.data import store
 from syneg.io import read_json, read_parquet, write_json, write_parquet
-from syneg.llm import make_generator
 from syneg.llm.cache import AnswerCache
-from syneg.synthesis import SynthesizeConfig, build_items, synthesize
+from syneg.llm.config import LLMConfig
+from syneg.params import load_section
+from syneg.synthesis import SynthesizeConfig, build_items, dry_run, make_generator, synthesize
 
 app = typer.Typer(add_completion=False)
 
@@ -19,36 +20,45 @@ def main(
     data: Path = typer.Option(Path("data/prepared"), help="The prepare stage's folder."),
     mined: Path = typer.Option(Path("data/mined"), help="The mine stage's folder (pairs, neighbours)."),
     out: Path = typer.Option(Path("data/synthetic"), help="Folder for negatives.parquet and failures.parquet."),
-    llm_cache: Path = typer.Option(Path("data/llm_cache/answers.sqlite"), help="Store of every LLM answer (resume)."),
-    metrics: Path = typer.Option(Path("metrics/synthesize.json"), help="Requests, cache hits, tokens, failures."),
-    params: Path = typer.Option(Path("params.yaml"), help="Params file; reads 'synthesize'."),
+    llm_cache: Path = typer.Option(Path("data/llm_cache/synthesize.sqlite"), help="Store of every LLM answer (resume)."),
+    metrics: Path = typer.Option(Path("metrics/synthesize.json"), help="Requests, cache hits, tokens, cost, failures."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; reads 'synthesize' and 'llm'."),
+    dry_run_: bool = typer.Option(False, "--dry-run", help="Print the projected requests, tokens and cost of "
+                                  "synthesize and reflect's critique, then exit. Sends nothing, writes nothing."),
+    reflect_cache: Path = typer.Option(Path("data/llm_cache/reflect.sqlite"), help="With --dry-run: reflect's store."),
 ) -> None:
-    """Sample attributes per instance (seeded), render the multi-attribute prompt, and ask params
-    'synthesize.backend' for 'synthesize.num_negatives' negatives per (query, positive). The default backend
-    'offline' is a no-LLM STAND-IN; its outputs say so."""
+    """Sample attributes per instance (seeded), render the multi-attribute prompt, and ask 'llm.backend' for
+    'synthesize.num_negatives' negatives per (query, positive). The default backend 'offline' is a no-LLM
+    STAND-IN; its outputs say so."""
     setup("synthesize")
     cfg = config(SynthesizeConfig, "synthesize", params)
+    llm = config(LLMConfig, "llm", params)
     ds = store.load(data)
     dataset = read_json(data / "manifest.json")["dataset"]
     items = build_items(ds, read_parquet(mined / "pairs.parquet"), read_parquet(mined / "candidates.parquet"),
                         cfg, dataset)
-    AnswerCache(llm_cache).close()  # exists for every backend: it is a persistent DVC output
-    gen = make_generator(cfg.backend, {"offline": cfg.offline, "openai": {**cfg.openai, "cache_path": str(llm_cache)}})
+    if dry_run_:
+        critique = bool(load_section("reflect", params).get("critique", True))
+        typer.echo(dry_run(items, llm, cfg, llm_cache, reflect_cache, critique))
+        return
+    cache = AnswerCache(llm_cache)  # exists for every backend: it is a persistent DVC output
+    gen = make_generator(llm, cfg, cache)
     try:
-        negatives, failures = synthesize(items, gen, cfg.num_negatives)
+        negatives, failures = synthesize(items, gen, cfg.num_negatives, cfg.prompt)
     finally:
-        if hasattr(gen, "close"):
-            gen.close()
+        gen.close()
+        cache.close()
     write_parquet(out / "negatives.parquet", negatives)
     write_parquet(out / "failures.parquet", failures)
     stats = {
         "backend": gen.name,
         "stand_in": gen.stand_in,
+        "prompt": cfg.prompt,
         "instances": len(items),
         "negatives": int(len(negatives)),
         "failed_instances": int(len(failures)),
         "failures_by_reason": failures["reason"].str.split(":").str[0].value_counts().sort_index().to_dict(),
-        **gen.stats(),
+        **{k: v for k, v in gen.stats().items() if k != "failures_by_reason"},
     }
     write_json(metrics, stats)
     typer.echo(f"synthesized: {stats}")

@@ -21,7 +21,7 @@ def test_items_follow_pairs_with_seeded_attributes_and_neighbours_in_rank_order(
     assert items[0].attributes["difficulty"] == "Foundational"
     again = build_items(tiny_ds, pairs, cand, SynthesizeConfig(attributes=LISTS), "tiny")
     assert [i.attributes for i in items] == [i.attributes for i in again]
-    none = build_items(tiny_ds, pairs, cand, SynthesizeConfig(attributes=LISTS, use_attributes=False), "tiny")
+    none = build_items(tiny_ds, pairs, cand, SynthesizeConfig(attributes=LISTS, prompt="no_attributes"), "tiny")
     assert all(i.attributes == {} for i in none)
 
 

@@ -1,28 +1,43 @@
 import pytest
 
 from syneg.llm import attributes
-from syneg.llm.prompt import render
+from syneg.llm.answers import CRITIQUE_SPEC, AnswerError, parse, synthesis_spec
+from syneg.llm.prompt import render_critique, render_synthesis
 
 ATTRS = {"domain": "Virology", "difficulty": "Intermediate (High School and Undergraduate)",
          "length": "nearly the same as"}
+HEADS = ["[Task Definition]", "[Reasoning Definition]", "[Hard Negatives Definition]", "[Attributes Definition]",
+         "[Format Definition]"]
 
 
-def test_prompt_has_the_papers_sections_in_order_and_the_example():
-    text = render("Flu vaccines prevent hospital visits.", "Vaccination reduced admissions.", ATTRS, 2)
+def test_prompt_has_the_papers_five_sections_in_order_and_the_example():
+    text = render_synthesis("Flu vaccines prevent hospital visits.", "Vaccination reduced admissions.", ATTRS, 3)
     assert text.startswith('Assume you are an expert in Virology, and there is an example with a "user_query"')
-    heads = ["[Task Definition]", "[Reasoning Definition]", "[Hard Negatives Definition]",
-             "[Attributes Definition]", "[Format Definition]"]
-    pos = [text.index(h) for h in heads]
+    pos = [text.index(h) for h in HEADS]
     assert pos == sorted(pos)
     assert '"user_query": "Flu vaccines prevent hospital visits."' in text
     assert ("education level of Intermediate (High School and Undergraduate) to comprehend, and the length "
             "should be nearly the same as the positive_document") in text
-    assert "exactly 2 strings" in text
+    assert "exactly 3 strings" in text and "write 3 hard negative documents" in text
+    assert '{"reasoning": "<your step-by-step reasoning' in text
 
 
-def test_without_attributes_ablation_drops_the_constraints():
-    text = render("q", "p", {}, 2)
-    assert "education level of" not in text and "[Attributes Definition]" in text
+def test_ablations_remove_the_attributes_then_the_reflection():
+    no_attr = render_synthesis("q", "p", ATTRS, 2, variant="no_attributes")
+    assert no_attr.startswith("Assume you are an expert, and") and "[Attributes Definition]" not in no_attr
+    assert "Virology" not in no_attr and "[Reasoning Definition]" in no_attr
+    bare = render_synthesis("q", "p", ATTRS, 2, variant="no_attributes_no_reflection")
+    assert "[Reasoning Definition]" not in bare and '"reasoning"' not in bare
+    assert [h for h in HEADS if h in bare] == ["[Task Definition]", "[Hard Negatives Definition]", "[Format Definition]"]
+    assert "reasoning" not in synthesis_spec(2, reasoning=False).json_schema["schema"]["properties"]
+    with pytest.raises(ValueError, match="use one of full, no_attributes, no_attributes_no_reflection"):
+        render_synthesis("q", "p", {}, 2, variant="no_reflection")
+
+
+def test_critique_prompt_carries_the_candidate_and_the_attributes():
+    text = render_critique("q?", "pos.", "cand.", ATTRS)
+    assert '"candidate": "cand."' in text and "education level of Intermediate" in text
+    assert "no attributes were asked for" in render_critique("q?", "pos.", "cand.", {})
 
 
 def test_attribute_sampling_is_seeded_per_instance_and_covers_the_lists():
@@ -35,21 +50,30 @@ def test_attribute_sampling_is_seeded_per_instance_and_covers_the_lists():
         [attributes.sample(lists, 2, f"q{i}", "d") for i in range(20)]
 
 
-@pytest.mark.parametrize("content, ok", [
-    ('{"reasoning": "r", "hard_negatives": ["a", "b"]}', True),
-    ('Sure! ```json\n{"reasoning": "r", "hard_negatives": ["a"]}\n```', True),
-    ('Here: {"reasoning": "r", "hard_negatives": ["a"]} done', True),
-    ('{"reasoning": "r", "hard_negatives": []}', False),
-    ('{"reasoning": "r", "hard_negatives": [""]}', False),
-    ('{"reasoning": "r"', False),
-    ("", False),
-    ("[1, 2]", False),
+@pytest.mark.parametrize("content, kind", [
+    ('{"reasoning": "r", "hard_negatives": ["a", "b"]}', None),
+    ('Sure! ```json\n{"reasoning": "r", "hard_negatives": ["a"]}\n```', None),
+    ('Here: {"reasoning": "r", "hard_negatives": ["a"]} done', None),
+    ('{"reasoning": "r", "hard_negatives": []}', "schema"),
+    ('{"reasoning": "r", "hard_negatives": [""]}', "schema"),
+    ('{"reasoning": "r"', "malformed_json"),
+    ("", "empty"),
+    ("[1, 2]", "schema"),
 ])
-def test_answer_parsing(content, ok):
-    from syneg.llm.answers import AnswerError, parse_synthesis
-
-    if ok:
-        assert parse_synthesis(content).hard_negatives
+def test_answer_parsing(content, kind):
+    spec = synthesis_spec(2)
+    if kind is None:
+        assert parse(content, spec).hard_negatives
     else:
-        with pytest.raises(AnswerError):
-            parse_synthesis(content)
+        with pytest.raises(AnswerError) as exc:
+            parse(content, spec)
+        assert exc.value.kind == kind
+
+
+def test_critique_answer_needs_a_revision_to_revise():
+    ok = '{"answers_query": false, "on_topic": true, "keeps_attributes": true, "verdict": "keep", "reason": "fine"}'
+    assert parse(ok, CRITIQUE_SPEC).verdict == "keep"
+    with pytest.raises(AnswerError, match="revised_document"):
+        parse(ok.replace('"keep"', '"revise"'), CRITIQUE_SPEC)
+    with pytest.raises(AnswerError, match="verdict"):
+        parse(ok.replace('"keep"', '"maybe"'), CRITIQUE_SPEC)

@@ -1,10 +1,18 @@
-"""The interface every synthetic-negative generator implements."""
+"""The two interfaces of the LLM layer.
+
+:class:`Generator` writes synthetic negatives for training instances (the ``synthesize`` stage talks to it).
+:class:`ChatBackend` sends chat requests to one kind of LLM (OpenAI-compatible servers, the OpenAI Batch API,
+a local Hugging Face model). Caching, validation, re-asks and format fallback live once, in
+:mod:`syneg.llm.asking`, above every backend; a backend only turns request bodies into :class:`Reply` objects.
+"""
 
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Sequence
+
+FORMATS = ("json_schema", "json_object", "text")  # structured-output modes, strongest first
 
 
 @dataclass
@@ -33,8 +41,6 @@ class SynthesisResult:
     negatives: list[str]
     reasoning: str = ""
     error: str = ""
-    usage: dict[str, int] = field(default_factory=dict)
-    cached: bool = False
 
 
 class Generator(abc.ABC):
@@ -53,18 +59,78 @@ class Generator(abc.ABC):
         """Write ``num_negatives`` negatives for each item; results follow ``items``' order."""
 
     def stats(self) -> dict[str, Any]:
-        """Counters for the metrics file (requests, cache hits, tokens)."""
+        """Counters for the metrics file (requests, cache hits, tokens, cost)."""
         return {}
 
+    def close(self) -> None:
+        """Release files and connections."""
 
-def make_generator(backend: str, section: dict[str, Any]) -> Generator:
-    """Build the generator named ``backend`` from the ``synthesize`` params section."""
-    if backend == "offline":
-        from syneg.llm.offline import OfflineGenerator
 
-        return OfflineGenerator(**section.get("offline", {}))
-    if backend == "openai":
-        from syneg.llm.openai_backend import OpenAIGenerator
+@dataclass
+class Reply:
+    """One answer to one request, as stored in the answer cache.
 
-        return OpenAIGenerator(**section.get("openai", {}))
-    raise ValueError(f"synthesize.backend is '{backend}'; use 'offline' (the no-LLM stand-in) or 'openai'.")
+    Attributes:
+        content: the message text (JSON when a structured mode was honoured).
+        refusal: the model's refusal text, if it refused.
+        finish_reason: ``stop``, ``length`` (cut at max tokens) and so on.
+        prompt_tokens, completion_tokens: from the response's ``usage`` (0 when the server gives none).
+        batch: answered through the OpenAI Batch API (billed at half price).
+        error: why no answer came (after the client's retries): ``"<category>: <detail>"``; never cached.
+        format_rejected: the server refused the request's ``response_format`` (the caller falls back).
+    """
+
+    content: str = ""
+    refusal: str = ""
+    finish_reason: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    batch: bool = False
+    error: str = ""
+    format_rejected: bool = False
+
+    def to_cache(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("error"), out.pop("format_rejected")
+        return out
+
+    @classmethod
+    def from_cache(cls, data: dict[str, Any]) -> "Reply":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+OnReply = Callable[[int, Reply], None]
+
+
+class ChatBackend(abc.ABC):
+    """Sends chat requests to one kind of LLM.
+
+    Attributes:
+        name: the backend's name as params.yaml spells it (``llm.backend``).
+        model: the model as priced in ``llm.prices`` (a name, or a local path).
+        formats: the structured-output modes it can be asked for, strongest first.
+        free: True when requests cost no API money (a local model).
+    """
+
+    name: str = ""
+    model: str = ""
+    formats: tuple[str, ...] = FORMATS
+    free: bool = False
+
+    @abc.abstractmethod
+    def body(self, messages: list[dict[str, str]], fmt: str, schema: dict[str, Any] | None) -> dict[str, Any]:
+        """The request exactly as it will be sent; its hash (with :meth:`identity`) is the cache key."""
+
+    def identity(self) -> dict[str, Any]:
+        """What, besides the body, decides the answer (the backend and the endpoint); part of the key."""
+        return {"backend": self.name}
+
+    @abc.abstractmethod
+    def complete(self, bodies: Sequence[dict[str, Any]], keys: Sequence[str], on_reply: OnReply,
+                 desc: str = "") -> None:
+        """Send ``bodies``; call ``on_reply(i, reply)`` for each as soon as its answer (or failure) is known,
+        so the caller can store it before the next one arrives. ``keys[i]`` is the cache key of ``bodies[i]``
+        (the Batch API uses it as ``custom_id``)."""
+
+    def close(self) -> None:
+        """Release connections and models."""

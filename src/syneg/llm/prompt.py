@@ -1,47 +1,77 @@
-"""Render the multi-attribute self-reflection prompt from its template files.
+"""Render the prompts from their Jinja2 template files.
 
-The templates live in ``syneg/llm/prompts/`` and are DVC dependencies of the ``synthesize`` stage, so editing
-a prompt reruns exactly what it affects. Placeholders use ``$name`` (``string.Template``) so that JSON braces
-in the text need no escaping.
+The templates live in ``syneg/llm/prompts/``: ``synthesize.jinja2`` (the multi-attribute self-reflection
+prompt, all five sections) and ``critique.jinja2`` (the reflect stage's critique and revise). Each is a DVC
+dependency of exactly the stage that sends it, so editing a prompt reruns what it affects and nothing else.
+
+Prompt variants are the paper's ablations: ``full``; ``no_attributes`` (no domain persona, difficulty or
+length); ``no_attributes_no_reflection`` (also no reasoning section and no ``reasoning`` field).
 
 Example:
-    >>> from syneg.llm.prompt import render
-    >>> text = render("a claim", "a document", {"domain": "Virology", "difficulty": "Intermediate",
-    ...               "length": "approximately the same as"}, num_negatives=2)
+    >>> text = render_synthesis("a claim", "a document", {"domain": "Virology", "difficulty": "Intermediate",
+    ...                         "length": "approximately the same as"}, num_negatives=2)
     >>> text.startswith("Assume you are an expert in Virology")
     True
+    >>> "[Reasoning Definition]" in render_synthesis("q", "d", {}, 2, variant="no_attributes_no_reflection")
+    False
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
-from string import Template
+
+import jinja2
 
 PROMPTS = Path(__file__).parent / "prompts"
-DEFAULT_DOMAIN = "the subject of the example"
+VARIANTS = {  # variant -> (attributes, reflection)
+    "full": (True, True),
+    "no_attributes": (False, True),
+    "no_attributes_no_reflection": (False, False),
+}
 
 
-def template(name: str) -> Template:
-    path = PROMPTS / f"{name}.md"
+@functools.lru_cache(maxsize=None)
+def template(name: str) -> jinja2.Template:
+    path = PROMPTS / f"{name}.jinja2"
     if not path.is_file():
-        raise FileNotFoundError(f"prompt template {path} not found; the templates are {sorted(PROMPTS.glob('*.md'))}")
-    return Template(path.read_text(encoding="utf-8"))
+        raise FileNotFoundError(f"prompt template {path} not found; the templates are "
+                                f"{sorted(p.name for p in PROMPTS.glob('*.jinja2'))}")
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
+    return env.from_string(path.read_text(encoding="utf-8"))
 
 
-def render(query: str, positive: str, attributes: dict[str, str], num_negatives: int) -> str:
-    """The synthesis prompt for one instance; attributes missing from ``attributes`` are left out."""
-    if "difficulty" in attributes or "length" in attributes:
-        attr = template("attributes").substitute(
-            difficult_level=attributes.get("difficulty", "any level"),
-            length=attributes.get("length", "about the same as"),
-        ).strip()
-    else:
-        attr = template("attributes_none").substitute().strip()
-    example = json.dumps({"user_query": query, "positive_document": positive}, ensure_ascii=False)
-    return template("synthesize").substitute(
-        domain_name=attributes.get("domain", DEFAULT_DOMAIN),
-        example=example,
-        num_negatives=num_negatives,
-        attributes_definition=attr,
-    )
+def variant_flags(variant: str) -> tuple[bool, bool]:
+    """``(attributes, reflection)`` for a prompt variant; the error lists the variants."""
+    if variant not in VARIANTS:
+        raise ValueError(f"synthesize.prompt is '{variant}'; use one of {', '.join(VARIANTS)}.")
+    return VARIANTS[variant]
+
+
+def _example(query: str, positive: str) -> str:
+    return json.dumps({"user_query": query, "positive_document": positive}, ensure_ascii=False)
+
+
+def render_synthesis(query: str, positive: str, attributes: dict[str, str], num_negatives: int,
+                     variant: str = "full") -> str:
+    """The synthesis prompt for one instance (``attributes``: domain, difficulty, length)."""
+    use_attributes, reflection = variant_flags(variant)
+    use_attributes = use_attributes and bool(attributes)
+    return template("synthesize").render(
+        attributes=use_attributes, reflection=reflection, example=_example(query, positive),
+        num_negatives=num_negatives, domain_name=attributes.get("domain", "the subject of the example"),
+        difficult_level=attributes.get("difficulty", "any level"),
+        length=attributes.get("length", "about the same as"),
+    ).strip() + "\n"
+
+
+def render_critique(query: str, positive: str, candidate: str, attributes: dict[str, str]) -> str:
+    """The critique prompt for one synthetic negative of an instance with ``attributes`` (may be empty)."""
+    example = json.dumps({"user_query": query, "positive_document": positive, "candidate": candidate},
+                         ensure_ascii=False)
+    return template("critique").render(
+        attributes=bool(attributes.get("difficulty") or attributes.get("length")), example=example,
+        domain_name=attributes.get("domain", ""), difficult_level=attributes.get("difficulty", "any level"),
+        length=attributes.get("length", "about the same as"),
+    ).strip() + "\n"

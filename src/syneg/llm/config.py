@@ -1,0 +1,102 @@
+"""The ``llm`` section of params.yaml and the backend it names.
+
+Both LLM stages (``synthesize`` writes negatives, ``reflect`` critiques them) ask the same LLM, so its
+settings live in one section that both stages list in dvc.yaml. Keys never live here: ``OPENAI_API_KEY``
+comes from the environment.
+
+Example:
+    >>> cfg = LLMConfig()
+    >>> cfg.backend, cfg.is_llm
+    ('offline', False)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from syneg.llm.asking import Asker
+from syneg.llm.base import FORMATS, ChatBackend
+from syneg.llm.cache import AnswerCache
+from syneg.llm.pricing import Prices
+
+BACKENDS = ("offline", "openai", "transformers")
+OPENAI_KEYS = {"model", "base_url", "mode", "concurrency", "timeout", "max_retries", "batch_poll_seconds",
+               "batch_max_wait_hours", "batch_max_requests"}
+TRANSFORMERS_KEYS = {"path", "batch_size", "device", "dtype"}
+
+
+@dataclass
+class LLMConfig:
+    """The ``llm`` section.
+
+    Attributes:
+        backend: ``offline`` (the no-LLM STAND-IN; synthesis by rules, no critique), ``openai`` (any
+            OpenAI-compatible server, or the OpenAI Batch API with ``openai.mode: batch``) or ``transformers``
+            (a local Hugging Face causal LM).
+        response_format: the strongest structured-output mode to ask for (``json_schema`` strict, then
+            ``json_object``, then ``text``); a server that refuses it gets the next one.
+        max_reasks: extra requests after an answer that is not valid JSON for the schema.
+        temperature, seed, max_tokens: sampling, part of every request and cache key.
+        openai: ``model, base_url, mode (online|batch), concurrency, timeout, max_retries, batch_*``.
+        transformers: ``path, batch_size, device, dtype``.
+        prices: USD per million tokens, ``{model: {input, output}}``; the Batch API is billed at half.
+    """
+
+    backend: str = "offline"
+    response_format: str = "json_schema"
+    max_reasks: int = 1
+    temperature: float = 0.7
+    seed: int | None = 42
+    max_tokens: int = 2048
+    openai: dict[str, Any] = field(default_factory=dict)
+    transformers: dict[str, Any] = field(default_factory=dict)
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"llm.backend is '{self.backend}'; use one of {', '.join(BACKENDS)}.")
+        if self.response_format not in FORMATS:
+            raise ValueError(f"llm.response_format is '{self.response_format}'; use one of {', '.join(FORMATS)}.")
+        for name, known in (("openai", OPENAI_KEYS), ("transformers", TRANSFORMERS_KEYS)):
+            unknown = sorted(set(getattr(self, name) or {}) - known)
+            if unknown:
+                raise ValueError(f"unknown key(s) llm.{name}.{', llm.{name}.'.join(unknown)}; "
+                                 f"known: {', '.join(sorted(known))}.")
+        mode = (self.openai or {}).get("mode", "online")
+        if mode not in ("online", "batch"):
+            raise ValueError(f"llm.openai.mode is '{mode}'; use online or batch.")
+        Prices(self.prices)  # fails early on a malformed table
+
+    @property
+    def is_llm(self) -> bool:
+        return self.backend != "offline"
+
+    @property
+    def batch(self) -> bool:
+        return self.backend == "openai" and (self.openai or {}).get("mode", "online") == "batch"
+
+
+def make_backend(cfg: LLMConfig, cache: AnswerCache) -> ChatBackend:
+    """The chat backend ``cfg.backend`` names (not for ``offline``, which is not an LLM)."""
+    sampling = {"temperature": cfg.temperature, "seed": cfg.seed, "max_tokens": cfg.max_tokens}
+    if cfg.backend == "openai":
+        opts = {k: v for k, v in (cfg.openai or {}).items() if k != "mode"}
+        if cfg.batch:
+            from syneg.llm.openai_batch import OpenAIBatchBackend
+
+            opts.pop("concurrency", None)
+            return OpenAIBatchBackend(cache=cache, **sampling, **opts)
+        from syneg.llm.openai_backend import OpenAIBackend
+
+        return OpenAIBackend(**sampling, **{k: v for k, v in opts.items() if not k.startswith("batch_")})
+    if cfg.backend == "transformers":
+        from syneg.llm.transformers_backend import TransformersBackend
+
+        return TransformersBackend(**sampling, **(cfg.transformers or {}))
+    raise ValueError(f"llm.backend '{cfg.backend}' is not an LLM; there is no chat backend for it.")
+
+
+def make_asker(cfg: LLMConfig, cache: AnswerCache) -> Asker:
+    """An :class:`~syneg.llm.asking.Asker` over the configured backend and the answer store ``cache``."""
+    return Asker(make_backend(cfg, cache), cache, cfg.response_format, cfg.max_reasks, Prices(cfg.prices))

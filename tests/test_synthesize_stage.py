@@ -1,0 +1,127 @@
+"""The synthesize stage as users run it: a subprocess against a local OpenAI-compatible server.
+
+Covers the dry run (projected requests, tokens, cost; sends nothing) and ``kill -9`` in the middle of a run:
+the rerun's output equals an uninterrupted run's, and no request whose answer was stored is sent again.
+"""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import yaml
+
+from syneg.data import store
+from syneg.io import write_parquet
+from syneg.llm.cache import AnswerCache
+from syneg.sandbox import ROOT
+from tests.llm.fake_openai import FakeOpenAI, completion
+
+N = 40
+
+
+def answer(body, n):
+    """Deterministic per prompt, so an interrupted run and an uninterrupted one can be compared."""
+    prompt = body["messages"][0]["content"]
+    h = hashlib.sha256(prompt.encode()).hexdigest()[:8]
+    docs = [f"Document {h}-{k} discusses statin prescriptions and cholesterol in older adults." for k in range(2)]
+    return 200, completion(json.dumps({"reasoning": f"r {h}", "hard_negatives": docs})), {"x-sleep": "0.05"}
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A stage workspace: prepared data, mined pairs and a params file, for N training pairs."""
+    ds = store.Dataset(
+        corpus=pd.DataFrame({"doc_id": [f"d{i}" for i in range(N)], "title": "",
+                             "text": [f"Finding {i}: statins changed outcome {i} in cohort {i}." for i in range(N)]}),
+        queries=pd.DataFrame({"query_id": [f"q{i}" for i in range(N)],
+                              "text": [f"Statins change outcome {i}." for i in range(N)]}),
+        qrels=pd.DataFrame({"split": "train", "query_id": [f"q{i}" for i in range(N)],
+                            "doc_id": [f"d{i}" for i in range(N)], "score": 1}),
+    )
+    store.save(ds, tmp_path / "data/prepared", {"dataset": "scifact"})
+    write_parquet(tmp_path / "data/mined/pairs.parquet",
+                  pd.DataFrame({"query_id": [f"q{i}" for i in range(N)], "pos_id": [f"d{i}" for i in range(N)]}))
+    write_parquet(tmp_path / "data/mined/candidates.parquet",
+                  pd.DataFrame({"query_id": [f"q{i}" for i in range(N)], "pos_id": [f"d{i}" for i in range(N)],
+                                "doc_id": [f"d{(i + 1) % N}" for i in range(N)], "rank": 1}))
+    return tmp_path
+
+
+def write_params(folder, base_url, **llm):
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["llm"].update(backend="openai", **llm)
+    params["llm"]["openai"].update(base_url=base_url, model="gpt-4o-mini", concurrency=2, max_retries=0, timeout=10)
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def run_stage(folder, *args, wait=True):
+    cmd = [sys.executable, str(ROOT / "stages/synthesize.py"), *args]
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test", "PYTHONPATH": str(ROOT / "src")}
+    if wait:
+        return subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.Popen(cmd, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stored_prompts(folder):
+    cache = AnswerCache(folder / "data/llm_cache/synthesize.sqlite")
+    with cache._lock:
+        rows = cache._db.execute("SELECT request FROM answers").fetchall()
+    cache.close()
+    return {json.loads(r[0])["messages"][0]["content"] for r in rows}
+
+
+def test_dry_run_projects_requests_tokens_and_cost_and_sends_nothing(project):
+    with FakeOpenAI(answer) as srv:
+        write_params(project, srv.base_url)
+        res = run_stage(project, "--dry-run")
+        assert res.returncode == 0, res.stderr
+        assert srv.requests == [] and not (project / "data/llm_cache").exists()
+        line = next(x for x in res.stdout.splitlines() if x.startswith("synthesize"))
+        cols = line.split()
+        assert cols[1:3] == [str(N), "0"] and float(cols[6]) > 0  # requests, cached, cost
+        assert "reflect (critique, upper bound)" in res.stdout and "gpt-4o-mini" in res.stdout
+        assert run_stage(project).returncode == 0
+        sent = len(srv.requests)
+        res = run_stage(project, "--dry-run")
+        line = next(x for x in res.stdout.splitlines() if x.startswith("synthesize"))
+        assert line.split()[1:3] == ["0", str(N)] and "store usage" in res.stdout
+        assert len(srv.requests) == sent
+
+
+def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run_and_repeats_no_stored_request(project, tmp_path):
+    with FakeOpenAI(answer) as srv:
+        write_params(project, srv.base_url)
+        proc = run_stage(project, wait=False)
+        deadline = time.time() + 120
+        while len(srv.requests) < N // 3 and time.time() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert not (project / "data/synthetic/negatives.parquet").exists()  # nothing half-written
+        before = stored_prompts(project)
+        assert 0 < len(before) < N
+        first = len(srv.requests)
+        res = run_stage(project)
+        assert res.returncode == 0, res.stderr
+        resent = {r["messages"][0]["content"] for r in srv.requests[first:]}
+        assert not resent & before and len(resent) == N - len(before)
+        metrics = json.loads((project / "metrics/synthesize.json").read_text())
+        assert metrics["cache_hits"] == len(before) and metrics["requests"] == N - len(before)
+
+        ws = tmp_path / "uninterrupted"
+        ws.mkdir()
+        subprocess.run(["cp", "-r", str(project / "data"), str(ws / "data")], check=True)
+        subprocess.run(["rm", "-rf", str(ws / "data/llm_cache"), str(ws / "data/synthetic")], check=True)
+        write_params(ws, srv.base_url)
+        assert run_stage(ws).returncode == 0
+    for name in ("negatives.parquet", "failures.parquet"):
+        a = pd.read_parquet(project / "data/synthetic" / name)
+        b = pd.read_parquet(ws / "data/synthetic" / name)
+        pd.testing.assert_frame_equal(a, b)
+    assert len(pd.read_parquet(ws / "data/synthetic/negatives.parquet")) == 2 * N
