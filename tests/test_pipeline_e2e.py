@@ -45,6 +45,20 @@ def test_second_repro_does_nothing(project):
     assert "up to date" in out
 
 
+@pytest.mark.parametrize("template, stage", [("synthesize", "synthesize"), ("critique", "reflect")])
+def test_editing_a_prompt_template_invalidates_only_the_stage_that_sends_it(project, template, stage):
+    _, box, _ = project
+    path = box.path / "src/syneg/llm/prompts" / f"{template}.jinja2"
+    original = path.read_text()
+    try:
+        path.write_text(original + "\n")
+        status = json.loads(box.run("dvc", "status", "--json", stdout_only=True))
+        assert set(status) == {stage}
+    finally:
+        path.write_text(original)
+    assert "up to date" in box.run("dvc", "status")
+
+
 def test_changing_the_ratio_reruns_only_mix_train_evaluate(project):
     proj, box, _ = project
     before = json.loads((proj / "metrics" / "mix.json").read_text())

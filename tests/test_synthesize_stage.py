@@ -113,6 +113,10 @@ def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run_and_repeats_no_st
         assert not resent & before and len(resent) == N - len(before)
         metrics = json.loads((project / "metrics/synthesize.json").read_text())
         assert metrics["cache_hits"] == len(before) and metrics["requests"] == N - len(before)
+        sent = len(srv.requests)
+        assert run_stage(project).returncode == 0  # warm: zero requests
+        assert len(srv.requests) == sent
+        assert json.loads((project / "metrics/synthesize.json").read_text())["requests"] == 0
 
         ws = tmp_path / "uninterrupted"
         ws.mkdir()

@@ -134,7 +134,7 @@ def dry_run(items: list[SynthesisItem], llm: LLMConfig, cfg: SynthesizeConfig, c
         rcache = open_store(reflect_cache_path)
         prompts = [render_critique(it.query, it.positive, it.positive, it.attributes) for it in items for _ in range(n)]
         rows.append(project(make_asker(llm, rcache), "reflect (critique, upper bound)", prompts, CRITIQUE_SPEC,
-                            [60] * len(prompts)))
+                            [60] * len(prompts), consult_store=False))
     head = (f"dry run, nothing sent: backend {llm.backend}, model {writer.asker.backend.model}, "
             f"{'batch API (half price), ' if llm.batch else ''}{len(items)} instances x {n} negatives, "
             f"response_format {writer.asker.fmt}")

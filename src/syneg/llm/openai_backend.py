@@ -108,7 +108,10 @@ class OpenAIBackend(ChatBackend):
         async def one(j: int, body: dict[str, Any]) -> None:
             async with sem:
                 try:
-                    reply = reply_from_completion(await client.chat.completions.create(**body))
+                    # The body is already the exact JSON to send: posting it skips the SDK's per-request
+                    # walk of typed params (0.8 ms a request with a schema, the bottleneck at 300 req/s),
+                    # keeping its retries, Retry-After, timeouts and errors.
+                    reply = reply_from_completion(await client.post("/chat/completions", body=body, cast_to=object))
                 except Exception as exc:  # noqa: BLE001 - every failure becomes a recorded reason
                     reply = reply_from_error(exc, self.timeout)
             on_reply(j, reply)

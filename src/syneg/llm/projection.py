@@ -35,7 +35,7 @@ class Projection:
     cost_usd_max: float | None
     basis: str
 
-    HEADER = ["stage", "requests", "cached", "prompt tok", "completion tok", "completion max", "cost USD",
+    HEADER = ["stage", "requests", "stored/dup", "prompt tok", "completion tok", "completion max", "cost USD",
               "cost max USD"]
 
     def row(self) -> list[str]:
@@ -65,8 +65,11 @@ def _store_rates(asker: Asker) -> tuple[float | None, float | None]:
 
 
 def project(asker: Asker, stage: str, prompts: Sequence[str], spec: AnswerSpec,
-            completion_estimates: Sequence[int]) -> Projection:
-    """Project the requests, tokens and cost of asking ``prompts`` (see the module docstring)."""
+            completion_estimates: Sequence[int], consult_store: bool = True) -> Projection:
+    """Project the requests, tokens and cost of asking ``prompts`` (see the module docstring).
+
+    ``consult_store=False`` counts every prompt as a request (for prompts that are placeholders).
+    """
     per_char, mean_completion = _store_rates(asker)
     basis = "store usage" if per_char else f"{CHARS_PER_TOKEN:g} chars/token"
     per_char = per_char or 1 / CHARS_PER_TOKEN
@@ -76,7 +79,7 @@ def project(asker: Asker, stage: str, prompts: Sequence[str], spec: AnswerSpec,
     for prompt, est in zip(prompts, completion_estimates):
         messages = [{"role": "user", "content": prompt}]
         _, key = asker.request(messages, spec)
-        if key in seen or asker.cache.get(key) is not None:
+        if consult_store and (key in seen or asker.cache.get(key) is not None):
             cached += 1
             continue
         seen.add(key)

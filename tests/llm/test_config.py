@@ -1,0 +1,38 @@
+import pytest
+
+from syneg.cli import config
+from syneg.llm.cache import AnswerCache
+from syneg.llm.config import LLMConfig, make_asker, make_backend
+from syneg.llm.openai_batch import OpenAIBatchBackend
+from syneg.llm.pricing import Prices
+from syneg.sandbox import ROOT
+
+
+def test_the_committed_params_load_and_default_to_the_stand_in():
+    cfg = config(LLMConfig, "llm", ROOT / "params.yaml")
+    assert cfg.backend == "offline" and not cfg.is_llm and cfg.response_format == "json_schema"
+    assert Prices(cfg.prices).price("gpt-4o-mini-2024-07-18") == (0.15, 0.60)  # the family's row, not gpt-4o's
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"backend": "anthropic"}, "use one of offline, openai, transformers"),
+    ({"response_format": "xml"}, "use one of json_schema, json_object, text"),
+    ({"openai": {"modle": "x"}}, "unknown key.*llm.openai.modle"),
+    ({"openai": {"mode": "async"}}, "use online or batch"),
+    ({"prices": {"m": {"in": 1}}}, "input: USD per 1M prompt tokens"),
+])
+def test_bad_values_name_the_key_and_the_fix(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        LLMConfig(**kwargs)
+
+
+def test_backends_are_built_from_the_section(tmp_path):
+    cache = AnswerCache(tmp_path / "c.sqlite")
+    online = make_asker(LLMConfig(backend="openai", openai={"model": "gpt-4o", "concurrency": 3}), cache)
+    assert online.backend.model == "gpt-4o" and online.backend.concurrency == 3
+    batch = make_backend(LLMConfig(backend="openai", openai={"mode": "batch", "concurrency": 3}), cache)
+    assert isinstance(batch, OpenAIBatchBackend)
+    with pytest.raises(ValueError, match="llm.transformers.path"):
+        make_backend(LLMConfig(backend="transformers"), cache)
+    with pytest.raises(ValueError, match="not an LLM"):
+        make_backend(LLMConfig(), cache)
