@@ -28,6 +28,11 @@ N = 40
 def answer(body, n):
     """Deterministic per prompt, so an interrupted run and an uninterrupted one can be compared."""
     prompt = body["messages"][0]["content"]
+    if "[Checks]" in prompt:  # the reflect stage's critique
+        verdict = "drop" if "-1 discusses" in prompt else "keep"
+        return 200, completion(json.dumps({"answers_query": False, "on_topic": verdict == "keep",
+                                           "keeps_attributes": True, "verdict": verdict, "reason": "test",
+                                           "revised_document": ""})), {}
     h = hashlib.sha256(prompt.encode()).hexdigest()[:8]
     docs = [f"Document {h}-{k} discusses statin prescriptions and cholesterol in older adults." for k in range(2)]
     return 200, completion(json.dumps({"reasoning": f"r {h}", "hard_negatives": docs})), {"x-sleep": "0.05"}
@@ -57,11 +62,12 @@ def write_params(folder, base_url, **llm):
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["llm"].update(backend="openai", **llm)
     params["llm"]["openai"].update(base_url=base_url, model="gpt-4o-mini", concurrency=2, max_retries=0, timeout=10)
+    params["reflect"]["model_check"] = False  # no encoder needed here; the check itself is tested elsewhere
     (folder / "params.yaml").write_text(yaml.safe_dump(params))
 
 
-def run_stage(folder, *args, wait=True):
-    cmd = [sys.executable, str(ROOT / "stages/synthesize.py"), *args]
+def run_stage(folder, *args, wait=True, stage="synthesize"):
+    cmd = [sys.executable, str(ROOT / f"stages/{stage}.py"), *args]
     env = {**os.environ, "OPENAI_API_KEY": "sk-test", "PYTHONPATH": str(ROOT / "src")}
     if wait:
         return subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
@@ -129,3 +135,19 @@ def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run_and_repeats_no_st
         b = pd.read_parquet(ws / "data/synthetic" / name)
         pd.testing.assert_frame_equal(a, b)
     assert len(pd.read_parquet(ws / "data/synthetic/negatives.parquet")) == 2 * N
+
+
+def test_reflect_stage_critiques_every_candidate_with_the_llm_and_reports_it(project):
+    with FakeOpenAI(answer) as srv:
+        write_params(project, srv.base_url)
+        assert run_stage(project).returncode == 0
+        first = len(srv.requests)
+        res = run_stage(project, stage="reflect")
+        assert res.returncode == 0, res.stderr
+        m = json.loads((project / "metrics/reflect.json").read_text())
+        assert m["llm"]["requests"] == 2 * N == len(srv.requests) - first
+        assert m["verdicts"] == {"drop": N, "keep": N} and m["acceptance_rate"] == 0.5
+        assert m["dropped_by_reason"] == {"critique drop": N} and m["llm"]["cost_usd"] > 0
+        assert (project / "data/llm_cache/reflect.sqlite").exists()
+        assert run_stage(project, stage="reflect").returncode == 0  # warm: no request
+        assert len(srv.requests) == first + 2 * N
