@@ -76,10 +76,9 @@ def run_stage(folder, *args, wait=True, stage="synthesize"):
 
 def stored_prompts(folder):
     cache = AnswerCache(folder / "data/llm_cache/synthesize.sqlite")
-    with cache._lock:
-        rows = cache._db.execute("SELECT request FROM answers").fetchall()
+    entries = cache.entries()
     cache.close()
-    return {json.loads(r[0])["messages"][0]["content"] for r in rows}
+    return {req["messages"][0]["content"] for req, _ in entries}
 
 
 def test_dry_run_projects_requests_tokens_and_cost_and_sends_nothing(project):

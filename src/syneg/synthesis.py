@@ -93,8 +93,6 @@ def synthesize(items: list[SynthesisItem], gen: Generator, num_negatives: int,
     results = gen.generate(items, num_negatives)
     if len(results) != len(items):
         raise RuntimeError(f"{type(gen).__name__} returned {len(results)} results for {len(items)} items")
-    model = getattr(getattr(gen, "asker", None), "backend", None)
-    model = model.model if model is not None else "rule-based stand-in"
     rows, fails = [], []
     for item, res in zip(items, results):
         if res.error or not res.negatives:
@@ -102,7 +100,7 @@ def synthesize(items: list[SynthesisItem], gen: Generator, num_negatives: int,
         for k, text in enumerate(res.negatives):
             rows.append((item.query_id, item.pos_id, k, text, item.attributes.get("domain", ""),
                          item.attributes.get("difficulty", ""), item.attributes.get("length", ""),
-                         gen.name, gen.stand_in, model, prompt, res.reasoning))
+                         gen.name, gen.stand_in, gen.model, prompt, res.reasoning))
     return (pd.DataFrame(rows, columns=COLUMNS),
             pd.DataFrame(fails, columns=["query_id", "pos_id", "reason"]))
 
@@ -129,12 +127,14 @@ def dry_run(items: list[SynthesisItem], llm: LLMConfig, cfg: SynthesizeConfig, c
     est = [round((n * len(it.positive) + reasoning_chars + 40) / CHARS_PER_TOKEN) for it in items]
     rows.append(project(writer.asker, "synthesize", writer.prompts(items, n),
                         synthesis_spec(n, writer.reflection), est))
+    cache.close()
     if critique:
         # The candidates do not exist yet: each is taken as long as its positive, and every one is critiqued.
         rcache = open_store(reflect_cache_path)
         prompts = [render_critique(it.query, it.positive, it.positive, it.attributes) for it in items for _ in range(n)]
         rows.append(project(make_asker(llm, rcache), "reflect (critique, upper bound)", prompts, CRITIQUE_SPEC,
                             [60] * len(prompts), consult_store=False))
+        rcache.close()
     head = (f"dry run, nothing sent: backend {llm.backend}, model {writer.asker.backend.model}, "
             f"{'batch API (half price), ' if llm.batch else ''}{len(items)} instances x {n} negatives, "
             f"response_format {writer.asker.fmt}")

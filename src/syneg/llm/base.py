@@ -48,10 +48,12 @@ class Generator(abc.ABC):
 
     Attributes:
         name: the backend's name as params.yaml spells it.
+        model: what wrote the negatives (the LLM's name or path), recorded with every negative.
         stand_in: True for a generator that is not an LLM; its outputs are labelled as such everywhere.
     """
 
     name: str = ""
+    model: str = ""
     stand_in: bool = False
 
     @abc.abstractmethod
@@ -109,13 +111,17 @@ class ChatBackend(abc.ABC):
         name: the backend's name as params.yaml spells it (``llm.backend``).
         model: the model as priced in ``llm.prices`` (a name, or a local path).
         formats: the structured-output modes it can be asked for, strongest first.
+        max_tokens: the most tokens an answer may have.
         free: True when requests cost no API money (a local model).
+        is_batch: True when answers come through the Batch API (billed at half price).
     """
 
     name: str = ""
     model: str = ""
+    max_tokens: int = 2048
     formats: tuple[str, ...] = FORMATS
     free: bool = False
+    is_batch: bool = False
 
     @abc.abstractmethod
     def body(self, messages: list[dict[str, str]], fmt: str, schema: dict[str, Any] | None) -> dict[str, Any]:

@@ -65,9 +65,11 @@ class AnswerCache:
         self._write("INSERT OR REPLACE INTO answers (key, request, answer) VALUES (?, ?, ?)",
                     (key, json.dumps(request, sort_keys=True, ensure_ascii=False), json.dumps(answer, sort_keys=True)))
 
-    def keys(self) -> set[str]:
+    def entries(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """Every stored ``(request, answer)`` pair."""
         with self._lock:
-            return {r[0] for r in self._db.execute("SELECT key FROM answers")}
+            rows = self._db.execute("SELECT request, answer FROM answers").fetchall()
+        return [(json.loads(r), json.loads(a)) for r, a in rows]
 
     def note(self, key: str) -> str | None:
         with self._lock:

@@ -58,6 +58,7 @@ class OfflineGenerator(Generator):
     """
 
     name = "offline"
+    model = "rule-based stand-in"
     stand_in = True
 
     def __init__(self, max_overlap: float = 0.5, neighbors: int = 5):

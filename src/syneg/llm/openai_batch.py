@@ -80,7 +80,8 @@ class OpenAIBatchBackend(OpenAIBackend):
         log.info("submitted batch %s: %d requests (input file %s)", batch.id, len(keys), uploaded.id)
         return batch.id
 
-    def _collect(self, client, batch, wanted: dict[str, int], on_reply) -> None:
+    def _collect(self, client, batch, in_batch: set[str], wanted: dict[str, int], on_reply) -> None:
+        """Answer every wanted request of ``batch`` (``in_batch``: its custom_ids) from its result files."""
         seen: set[str] = set()
         for file_id in (batch.output_file_id, batch.error_file_id):
             if not file_id:
@@ -104,27 +105,23 @@ class OpenAIBatchBackend(OpenAIBackend):
                 on_reply(wanted[key], reply)
         errors = "; ".join(e.message or "" for e in (batch.errors.data or [])) if batch.errors else ""
         for key, j in wanted.items():
-            if key not in seen and key in self._batch_keys[batch.id]:
+            if key not in seen and key in in_batch:
                 on_reply(j, Reply(error=f"batch_{batch.status}: no result for this request {errors}".strip()[:300]))
 
     def complete(self, bodies, keys, on_reply, desc=""):
         client = self._client()
         wanted = {k: j for j, k in enumerate(keys)}
-        self._batch_keys: dict[str, set[str]] = {}
-        watch = []
+        watch: dict[str, set[str]] = {}  # batch id -> its custom_ids, until collected
         for batch_id, bkeys in self.cache.open_batches():
             if wanted.keys() & set(bkeys):
-                watch.append(batch_id)
-                self._batch_keys[batch_id] = set(bkeys)
+                watch[batch_id] = set(bkeys)
                 log.info("resuming batch %s (%d requests) saved in %s", batch_id, len(bkeys), self.cache.path)
-        covered = set().union(*self._batch_keys.values()) if self._batch_keys else set()
+        covered = set().union(*watch.values())
         lines = [{"custom_id": k, "method": "POST", "url": ENDPOINT, "body": bodies[j]}
                  for k, j in wanted.items() if k not in covered]
         for start in range(0, len(lines), self.max_requests):
             chunk = lines[start:start + self.max_requests]
-            batch_id = self._submit(client, chunk)
-            watch.append(batch_id)
-            self._batch_keys[batch_id] = {line["custom_id"] for line in chunk}
+            watch[self._submit(client, chunk)] = {line["custom_id"] for line in chunk}
         deadline = time.monotonic() + self.max_wait_hours * 3600
         bar = tqdm(total=len(keys), desc=desc or "llm: openai batch", unit="req")
         try:
@@ -135,9 +132,8 @@ class OpenAIBatchBackend(OpenAIBackend):
                     counts = batch.request_counts
                     finished += (counts.completed + counts.failed) if counts else 0
                     if batch.status in DONE:
-                        self._collect(client, batch, wanted, on_reply)
+                        self._collect(client, batch, watch.pop(batch_id), wanted, on_reply)
                         self.cache.close_batch(batch_id)
-                        watch.remove(batch_id)
                 bar.n = min(len(keys), finished)
                 bar.refresh()
                 if watch:

@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -47,12 +46,8 @@ class Projection:
 
 def _store_rates(asker: Asker) -> tuple[float | None, float | None]:
     """(prompt tokens per character, mean completion tokens) over the stored answers of this model."""
-    db = asker.cache._db
-    with asker.cache._lock:
-        rows = db.execute("SELECT request, answer FROM answers").fetchall()
     chars = ptok = ctok = n = 0
-    for req, ans in rows:
-        req, ans = json.loads(req), json.loads(ans)
+    for req, ans in asker.cache.entries():
         if req.get("model") != asker.backend.model or not ans.get("prompt_tokens"):
             continue
         chars += sum(len(m.get("content") or "") for m in req.get("messages", []))
@@ -73,7 +68,7 @@ def project(asker: Asker, stage: str, prompts: Sequence[str], spec: AnswerSpec,
     per_char, mean_completion = _store_rates(asker)
     basis = "store usage" if per_char else f"{CHARS_PER_TOKEN:g} chars/token"
     per_char = per_char or 1 / CHARS_PER_TOKEN
-    max_tokens = int(getattr(asker.backend, "max_tokens", 2048))
+    max_tokens = asker.backend.max_tokens
     seen: set[str] = set()
     requests = cached = ptok = ctok = ctok_max = 0
     for prompt, est in zip(prompts, completion_estimates):
@@ -87,7 +82,7 @@ def project(asker: Asker, stage: str, prompts: Sequence[str], spec: AnswerSpec,
         ptok += round(len(prompt) * per_char)
         ctok += min(max_tokens, round(mean_completion or est))
         ctok_max += max_tokens * (1 + asker.max_reasks)
-    model, batch = asker.backend.model, getattr(asker.backend, "is_batch", False)
+    model, batch = asker.backend.model, asker.backend.is_batch
     if asker.backend.free:
         cost = cost_max = 0.0
     else:

@@ -28,7 +28,7 @@ class LLMSynthesizer(Generator):
     def __init__(self, asker: Asker, variant: str = "full"):
         self.asker, self.variant = asker, variant
         self.reflection = variant_flags(variant)[1]
-        self.name = asker.backend.name
+        self.name, self.model = asker.backend.name, asker.backend.model
         self.short_answers = 0
 
     def prompts(self, items: Sequence[SynthesisItem], num_negatives: int) -> list[str]:

@@ -151,10 +151,10 @@ class TransformersBackend(ChatBackend):
             raise ValueError(f"the chat template of {self.model} failed on a request: "
                              f"{type(exc).__name__}: {exc}") from exc
 
-    def _generate(self, prompts: list[str], params: dict[str, Any]) -> list[Reply]:
-        """Replies for one batch of rendered prompts that share their sampling params (a body's)."""
+    def _generate(self, prompts: list[str]) -> list[Reply]:
+        """Replies for one batch of rendered prompts (every body carries this backend's sampling params)."""
         torch, tokenizer = self._torch, self._tokenizer
-        temperature, seed, max_new = float(params["temperature"]), params["seed"], int(params["max_new_tokens"])
+        temperature, seed, max_new = self.temperature, self.seed, self.max_tokens
         # The rendered template already holds the model's special tokens (BOS and role markers); adding
         # them again would put a second BOS in front.
         enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self._device)
@@ -189,26 +189,20 @@ class TransformersBackend(ChatBackend):
         if not bodies:
             return
         self._load()
-        # Batches hold only bodies with the same sampling params (they come from body(), so normally one
-        # group); within a group the order is kept.
-        groups: dict[tuple, list[int]] = {}
-        for j, b in enumerate(bodies):
-            groups.setdefault((b["temperature"], b["seed"], b["max_new_tokens"]), []).append(j)
         bar = tqdm(total=len(bodies), desc=desc or "llm: transformers", unit="req")
         try:
-            for idx in groups.values():
-                for start in range(0, len(idx), self.batch_size):
-                    chunk = idx[start:start + self.batch_size]
-                    prompts = [self._render(bodies[j]["messages"]) for j in chunk]  # raises: a setup problem
-                    try:
-                        replies = self._generate(prompts, bodies[chunk[0]])
-                    except Exception as exc:  # noqa: BLE001 - OOM and the like fail this batch, not the run
-                        self._free_cuda()
-                        error = f"generation: {type(exc).__name__}: {exc}"[:300]
-                        replies = [Reply(error=error) for _ in chunk]
-                    for j, reply in zip(chunk, replies):
-                        on_reply(j, reply)
-                    bar.update(len(chunk))
+            for start in range(0, len(bodies), self.batch_size):
+                chunk = range(start, min(start + self.batch_size, len(bodies)))
+                prompts = [self._render(bodies[j]["messages"]) for j in chunk]  # raises: a setup problem
+                try:
+                    replies = self._generate(prompts)
+                except Exception as exc:  # noqa: BLE001 - OOM and the like fail this batch, not the run
+                    self._free_cuda()
+                    error = f"generation: {type(exc).__name__}: {exc}"[:300]
+                    replies = [Reply(error=error) for _ in chunk]
+                for j, reply in zip(chunk, replies):
+                    on_reply(j, reply)
+                bar.update(len(chunk))
         finally:
             bar.close()
 
