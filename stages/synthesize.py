@@ -1,12 +1,14 @@
 """synthesize: write synthetic hard negatives for every training pair with the configured LLM (or stand-in)."""
 
+import time
 from pathlib import Path
 
 import typer
 
-from syneg.cli import config, setup
+from syneg.cli import config, run, setup
 from syneg.data import store
 from syneg.io import read_json, read_parquet, write_json, write_parquet
+from syneg.llm.asking import check_failed_share
 from syneg.llm.cache import AnswerCache
 from syneg.llm.config import LLMConfig
 from syneg.params import load_section
@@ -20,12 +22,12 @@ def main(
     data: Path = typer.Option(Path("data/prepared"), help="The prepare stage's folder."),
     mined: Path = typer.Option(Path("data/mined"), help="The mine stage's folder (pairs, neighbours)."),
     out: Path = typer.Option(Path("data/synthetic"), help="Folder for negatives.parquet and failures.parquet."),
-    llm_cache: Path = typer.Option(Path("data/llm_cache/synthesize.sqlite"), help="Store of every LLM answer (resume)."),
+    llm_cache: Path = typer.Option(Path("data/llm_cache/synthesize"), help="Store of every LLM answer (resume, replay)."),
     metrics: Path = typer.Option(Path("metrics/synthesize.json"), help="Requests, cache hits, tokens, cost, failures."),
     params: Path = typer.Option(Path("params.yaml"), help="Params file; reads 'synthesize' and 'llm'."),
     dry_run_: bool = typer.Option(False, "--dry-run", help="Print the projected requests, tokens and cost of "
                                   "synthesize and reflect's critique, then exit. Sends nothing, writes nothing."),
-    reflect_cache: Path = typer.Option(Path("data/llm_cache/reflect.sqlite"), help="With --dry-run: reflect's store."),
+    reflect_cache: Path = typer.Option(Path("data/llm_cache/reflect"), help="With --dry-run: reflect's store."),
 ) -> None:
     """Sample attributes per instance (seeded), render the multi-attribute prompt, and ask 'llm.backend' for
     'synthesize.num_negatives' negatives per (query, positive). The default backend 'offline' is a no-LLM
@@ -41,13 +43,16 @@ def main(
         critique = bool(load_section("reflect", params).get("critique", True))
         typer.echo(dry_run(items, llm, cfg, llm_cache, reflect_cache, critique))
         return
-    cache = AnswerCache(llm_cache)  # exists for every backend: it is a persistent DVC output
+    cache = AnswerCache(llm_cache)
     gen = make_generator(llm, cfg, cache)
+    start = time.perf_counter()
     try:
         negatives, failures = synthesize(items, gen, cfg.num_negatives, cfg.prompt)
     finally:
         gen.close()
         cache.close()
+    # Failure is never success: past the allowed share, exit non-zero so DVC records nothing.
+    check_failed_share("synthesize", len(items), failures["reason"].tolist(), llm.max_failed_share)
     write_parquet(out / "negatives.parquet", negatives)
     write_parquet(out / "failures.parquet", failures)
     stats = {
@@ -59,10 +64,11 @@ def main(
         "failed_instances": int(len(failures)),
         "failures_by_reason": failures["reason"].str.split(":").str[0].value_counts().sort_index().to_dict(),
         **{k: v for k, v in gen.stats().items() if k != "failures_by_reason"},
+        "wall_seconds": round(time.perf_counter() - start, 1),
     }
     write_json(metrics, stats)
     typer.echo(f"synthesized: {stats}")
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

@@ -8,9 +8,12 @@ import pytest
 
 from syneg.sandbox import Sandbox, ran_stages
 
-STAGES = ["prepare", "mine", "synthesize", "reflect", "mix", "train", "baselines", "evaluate"]
+STAGES = ["prepare", "mine", "synthesize", "reflect", "reflect_check", "mix", "diagnose", "train", "baselines",
+          "evaluate"]
+# The rule-based stand-in instead of the LLM keeps this run to minutes; the LLM stages run for real on SmolLM2
+# in tests/test_llm_stages_real.py.
 SMALL = {"model": {"max_seq_length": 64, "batch_size": 32}, "mine": {"depth": 30, "keep": 10},
-         "train": {"batch_size": 8}}
+         "train": {"batch_size": 8}, "llm": {"backend": "offline"}}
 pytestmark = pytest.mark.e2e
 
 
@@ -23,7 +26,7 @@ def project(tmp_path_factory, scifact_small):
 
 
 def test_repro_runs_every_stage_and_writes_metrics(project):
-    proj, _, out = project
+    proj, box, out = project
     assert ran_stages(out) == set(STAGES)
     base = json.loads((proj / "metrics" / "baselines.json").read_text())
     fine = json.loads((proj / "metrics" / "evaluate.json").read_text())
@@ -32,6 +35,12 @@ def test_repro_runs_every_stage_and_writes_metrics(project):
         assert 0.3 < m["ndcg@10"] <= 1.0
     syn = json.loads((proj / "metrics" / "synthesize.json").read_text())
     assert syn["backend"] == "offline" and syn["stand_in"] is True
+    assert "stand-in" in json.loads((proj / "metrics" / "reflect_check.json").read_text())["skipped"]
+    diag = json.loads((proj / "metrics" / "diagnostics.json").read_text())
+    assert diag["score_ratio"]["synthetic"]["n"] > 0 and diag["score_ratio"]["retrieved_used"]["n"] > 0
+    plots = json.loads(box.run("dvc", "plots", "show", "--json", stdout_only=True))
+    for name in ("negative_score_ratio", "synthetic_length_ratio", "ndcg_at_k"):
+        assert any(name in key for key in plots), sorted(plots)
     mix = json.loads((proj / "metrics" / "mix.json").read_text())
     # hybrid: every instance that kept a synthetic negative and has mined candidates sees both kinds
     assert mix["synthetic"] > 0 and mix["instances_with_both_kinds"] >= 0.8 * mix["instances"]
@@ -64,7 +73,7 @@ def test_changing_the_ratio_reruns_only_mix_train_evaluate(project):
     before = json.loads((proj / "metrics" / "mix.json").read_text())
     out = box.run("dvc", "exp", "run", "-S", "mix.ratio=0")
     assert ran_stages(out) == {"mix", "train", "evaluate"}
-    for stage in ["prepare", "mine", "synthesize", "reflect", "baselines"]:
+    for stage in ["prepare", "mine", "synthesize", "reflect", "reflect_check", "diagnose", "baselines"]:
         assert f"Stage '{stage}' didn't change, skipping" in out
     after = json.loads((proj / "metrics" / "mix.json").read_text())
     assert before["synthetic"] > 0 and after["synthetic"] == 0

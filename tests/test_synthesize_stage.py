@@ -18,9 +18,9 @@ import yaml
 
 from syneg.data import store
 from syneg.io import write_parquet
-from syneg.llm.cache import AnswerCache
+from syneg.llm.cache import AnswerCache, messages_sha256
 from syneg.sandbox import ROOT
-from tests.llm.fake_openai import FakeOpenAI, completion
+from tests.llm.fake_openai import FakeOpenAI, completion, error
 
 N = 40
 
@@ -74,11 +74,12 @@ def run_stage(folder, *args, wait=True, stage="synthesize"):
     return subprocess.Popen(cmd, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def stored_prompts(folder):
-    cache = AnswerCache(folder / "data/llm_cache/synthesize.sqlite")
+def stored_conversations(folder):
+    """The messages (as their sha256) of every stored answer."""
+    cache = AnswerCache(folder / "data/llm_cache/synthesize")
     entries = cache.entries()
     cache.close()
-    return {req["messages"][0]["content"] for req, _ in entries}
+    return {e.messages_sha256 for e in entries}
 
 
 def test_dry_run_projects_requests_tokens_and_cost_and_sends_nothing(project):
@@ -109,12 +110,12 @@ def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run_and_repeats_no_st
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert not (project / "data/synthetic/negatives.parquet").exists()  # nothing half-written
-        before = stored_prompts(project)
+        before = stored_conversations(project)
         assert 0 < len(before) < N
         first = len(srv.requests)
         res = run_stage(project)
         assert res.returncode == 0, res.stderr
-        resent = {r["messages"][0]["content"] for r in srv.requests[first:]}
+        resent = {messages_sha256(r) for r in srv.requests[first:]}
         assert not resent & before and len(resent) == N - len(before)
         metrics = json.loads((project / "metrics/synthesize.json").read_text())
         assert metrics["cache_hits"] == len(before) and metrics["requests"] == N - len(before)
@@ -147,6 +148,34 @@ def test_reflect_stage_critiques_every_candidate_with_the_llm_and_reports_it(pro
         assert m["llm"]["requests"] == 2 * N == len(srv.requests) - first
         assert m["verdicts"] == {"drop": N, "keep": N} and m["acceptance_rate"] == 0.5
         assert m["dropped_by_reason"] == {"critique drop": N} and m["llm"]["cost_usd"] > 0
-        assert (project / "data/llm_cache/reflect.sqlite").exists()
+        assert any((project / "data/llm_cache/reflect").glob("pack-*.jsonl.gz"))
         assert run_stage(project, stage="reflect").returncode == 0  # warm: no request
         assert len(srv.requests) == first + 2 * N
+
+
+def test_too_many_failed_items_fail_the_stage_in_one_line_and_a_rerun_asks_only_for_them(project):
+    down = {"on": True}
+
+    def script(body, n):
+        prompt = body["messages"][0]["content"]
+        if down["on"] and any(f"outcome {i}." in prompt for i in range(10)):
+            return error(500, "model overloaded")
+        return answer(body, n)
+
+    with FakeOpenAI(script) as srv:
+        write_params(project, srv.base_url)
+        res = run_stage(project)
+        assert res.returncode == 1
+        lines = res.stderr.strip().splitlines()
+        assert lines[-1] == ("error: synthesize: 10 of 40 items failed (25.0% > llm.max_failed_share 2.0%); top "
+                             "reasons: http_500 x10 (Error code: 500 - {'error': {'message': 'model overloaded', "
+                             "'type': 'test', 'code': None}}). Fix the cause and run the stage again: stored "
+                             "answers are kept and only the failed items are asked again.")
+        assert not (project / "data/synthetic/negatives.parquet").exists()
+        assert len(stored_conversations(project)) == 30
+        down["on"] = False
+        first = len(srv.requests)
+        res = run_stage(project)
+        assert res.returncode == 0, res.stderr
+        assert len(srv.requests) - first == 10
+        assert json.loads((project / "metrics/synthesize.json").read_text())["failed_instances"] == 0

@@ -5,17 +5,43 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import sys
 from typing import Any, TypeVar
+
+import click
 
 from syneg.params import ParamsError, load_section
 
 T = TypeVar("T")
 
 
+def run(app: Any) -> None:
+    """Run a stage's Typer app; a known failure (bad params or data, too many failed LLM items, a missing
+    model) ends it with one line on stderr and exit status 1, so DVC records nothing, without a traceback."""
+    from syneg.data.store import DataError
+    from syneg.llm.asking import TooManyFailures
+    from syneg.llm.gguf import ModelFileError
+    from syneg.llm.llama_server import ServerError
+
+    try:
+        app(standalone_mode=False)
+    except (ParamsError, DataError, TooManyFailures, ModelFileError, ServerError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except click.exceptions.Abort:
+        print("Aborted.", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
 def setup(stage: str) -> None:
     """Quiet, timestamped logs; stable thread count so the same params give the same numbers."""
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {stage} %(levelname)s %(message)s")
-    for noisy in ("httpx", "sentence_transformers", "datasets", "transformers", "dvc", "urllib3", "faiss", "beir"):
+    for noisy in ("httpx", "openai", "sentence_transformers", "datasets", "transformers", "dvc", "urllib3", "faiss", "beir"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

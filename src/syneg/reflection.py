@@ -1,18 +1,26 @@
-"""Reflection: check every synthetic negative and drop, with a recorded reason, the ones that would hurt.
+"""Reflection: check every candidate negative and drop, with a recorded reason, the ones that would hurt.
 
-Checks, in order (the first that fails is the recorded reason):
+Checks, cheapest first (the first that fails is the recorded reason; the LLM is asked only about candidates
+the cheap checks kept):
     1. ``empty`` / ``too short`` / ``garbled``: not a usable document.
     2. ``near-copy``: its word 3-grams overlap the positive's by more than ``max_copy_jaccard``.
     3. ``duplicate``: the same text as an earlier negative of the same instance.
-    4. ``critique``: with an LLM backend and ``critique: true``, the LLM checks whether the candidate answers
-       the query, stays on its topic and keeps the attributes, and keeps, revises (the revision replaces the
-       text and goes through checks 1-2 again) or drops it (``critique drop``), with its reason. A candidate
-       whose critique failed (endpoint down, invalid answers) is dropped as ``critique failed``: unchecked
-       text is not trained on, and a rerun asks again for exactly those. The offline stand-in has no LLM, so
-       with it this check is skipped and the metrics say so.
-    5. ``likely false negative``: the base model scores it for the query above
-       ``(1 - relative_margin)`` x the positive's score, the same positive-aware rule mining uses. It runs
-       for every backend.
+    4. ``likely false negative``: the base model scores it for the query above ``(1 - relative_margin)`` x
+       the positive's score, the positive-aware rule mining uses (``model_check``).
+    5. ``critique``: with an LLM backend and ``critique: true``, the LLM states whether the candidate answers
+       the query, stays on its topic and keeps the attributes, and keeps, revises or drops it, with its reason.
+       A candidate it says answers the query is never kept unrevised, whatever its verdict. A revision
+       replaces the text and goes through checks 1, 2 and 4 again. A candidate whose critique failed (endpoint
+       down, invalid answers) is dropped as ``critique failed``: unchecked text is not trained on, and a rerun
+       asks again for exactly those. The offline stand-in has no LLM, so with it this check is skipped and the
+       metrics say so.
+
+Candidates file (the reflect stage's input; synthesize writes one, and any other source can):
+    a parquet, JSONL or CSV table with one row per candidate negative and the columns ``query_id``,
+    ``pos_id`` (the instance: a query and its positive document) and either ``text`` (the candidate) or
+    ``doc_id`` (a corpus document, e.g. the mine stage's ``data/mined/candidates.parquet``). Optional:
+    ``domain``, ``difficulty``, ``length`` (the attributes the critique checks), ``neg_index``; any other
+    column is carried through.
 
 Example:
     >>> ReflectConfig().relative_margin
@@ -23,14 +31,18 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from syneg.data.store import Dataset, doc_texts
+from syneg.data.store import DataError, Dataset, doc_texts
 from syneg.embeddings import encode, encode_corpus, encode_queries
 from syneg.llm.critic import Candidate, Critic
 from syneg.text_checks import garbled, shingle_jaccard
+
+FALSE_NEGATIVE = "likely false negative: scores near or above the positive"
+ATTRIBUTES = ("domain", "difficulty", "length")
 
 
 @dataclass
@@ -42,7 +54,7 @@ class ReflectConfig:
         relative_margin: drop a candidate the base model scores above ``(1 - this)`` x the positive's score.
         max_copy_jaccard: drop a candidate whose word 3-grams overlap the positive's more than this.
         min_words: drop shorter candidates.
-        model_check: run the base-model check (5 in the module docstring).
+        model_check: run the base-model check (4 in the module docstring).
     """
 
     critique: bool = True
@@ -52,6 +64,50 @@ class ReflectConfig:
     model_check: bool = True
 
 
+def read_candidates(path: str | Path, ds: Dataset) -> pd.DataFrame:
+    """Read a candidates file (see the module docstring); errors name the file, the problem and the fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no candidates file; give a parquet, JSONL or CSV table (see "
+                                f"'python stages/reflect.py --help').")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    elif suffix in (".jsonl", ".json"):
+        frame = pd.read_json(path, lines=True, dtype=False)
+    elif suffix == ".csv":
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    else:
+        raise DataError(f"{path}: unknown format '{suffix}'; use .parquet, .jsonl or .csv.")
+    missing = [c for c in ("query_id", "pos_id") if c not in frame.columns]
+    if missing or not {"text", "doc_id"} & set(frame.columns):
+        need = missing + ([] if {"text", "doc_id"} & set(frame.columns) else ["text (or doc_id)"])
+        raise DataError(f"{path}: missing column(s) {', '.join(need)}; a candidates file needs query_id, pos_id "
+                         f"and text or doc_id.")
+    frame = frame.copy()
+    for col in ("query_id", "pos_id") + (("doc_id",) if "doc_id" in frame.columns else ()):
+        frame[col] = frame[col].astype(str)
+    queries, docs = set(ds.queries["query_id"]), doc_texts(ds)
+    for col, known, what in (("query_id", queries, "query"), ("pos_id", docs, "document")):
+        bad = frame.loc[~frame[col].isin(known), col]
+        if len(bad):
+            raise DataError(f"{path}: row {bad.index[0]}: {col} '{bad.iloc[0]}' is no {what} of the prepared "
+                             f"dataset; candidates must belong to its queries and documents.")
+    if "text" not in frame.columns:
+        unknown = frame.loc[~frame["doc_id"].isin(docs), "doc_id"]
+        if len(unknown):
+            raise DataError(f"{path}: row {unknown.index[0]}: doc_id '{unknown.iloc[0]}' is not in the corpus.")
+        frame["text"] = frame["doc_id"].map(docs)
+    frame["text"] = frame["text"].fillna("").astype(str)
+    for col in ATTRIBUTES:
+        if col not in frame.columns:
+            frame[col] = ""
+        frame[col] = frame[col].fillna("").astype(str)
+    if "neg_index" not in frame.columns:
+        frame["neg_index"] = frame.groupby(["query_id", "pos_id"], sort=False).cumcount()
+    return frame.reset_index(drop=True)
+
+
 def _text_problem(text: str, positive: str, cfg: ReflectConfig) -> str:
     why = garbled(text, min_words=cfg.min_words)
     if not why and shingle_jaccard(text, positive) > cfg.max_copy_jaccard:
@@ -59,52 +115,101 @@ def _text_problem(text: str, positive: str, cfg: ReflectConfig) -> str:
     return why
 
 
-def _critique(neg: pd.DataFrame, reasons: list[str], critic: Critic, ds: Dataset, dtext: dict,
-              cfg: ReflectConfig) -> Counter:
-    """Ask ``critic`` about every row still without a reason; apply keep / revise / drop in place."""
+class _Scorer:
+    """The base model's cosine of query and text, with the queries and corpus from the shared cache."""
+
+    def __init__(self, ds: Dataset, neg: pd.DataFrame, model: str, max_seq_length: int, batch_size: int):
+        self.model, self.max_seq_length, self.batch_size = model, max_seq_length, batch_size
+        qids = list(dict.fromkeys(neg["query_id"]))
+        self.q_emb = encode_queries(ds, qids, model, max_seq_length, batch_size)
+        self.d_emb = encode_corpus(ds, model, max_seq_length, batch_size)
+        self.qrow = {q: i for i, q in enumerate(qids)}
+        self.drow = {d: i for i, d in enumerate(ds.corpus["doc_id"])}
+
+    def scores(self, neg: pd.DataFrame, rows: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        sub = neg.loc[rows]
+        n_emb = encode(self.model, sub["text"].tolist(), self.max_seq_length, self.batch_size)
+        qi = sub["query_id"].map(self.qrow).to_numpy()
+        di = sub["pos_id"].map(self.drow).to_numpy()
+        return (np.einsum("ij,ij->i", self.q_emb[qi], n_emb), np.einsum("ij,ij->i", self.q_emb[qi], self.d_emb[di]))
+
+
+def _model_check(neg: pd.DataFrame, rows: list[int], reasons: list[str], scorer: _Scorer, cfg: ReflectConfig) -> None:
+    """Score ``rows`` and flag those above the margin (``margin_flag``); record it as their reason if they
+    have none yet."""
+    if not rows:
+        return
+    ns, ps = scorer.scores(neg, rows)
+    for i, n_score, p_score in zip(rows, ns, ps):
+        neg.at[i, "neg_score"], neg.at[i, "pos_score"] = float(n_score), float(p_score)
+        flag = bool(n_score > p_score * (1.0 - cfg.relative_margin))
+        neg.at[i, "margin_flag"] = flag
+        if flag and not reasons[i]:
+            reasons[i] = FALSE_NEGATIVE
+
+
+def _critique(neg: pd.DataFrame, rows: list[int], reasons: list[str], critic: Critic, ds: Dataset, dtext: dict,
+              cfg: ReflectConfig) -> tuple[Counter, list[int]]:
+    """Ask ``critic`` about ``rows``; apply keep / revise / drop. Returns the counts and the revised rows."""
     qtext = dict(zip(ds.queries["query_id"], ds.queries["text"]))
-    rows = [i for i, r in enumerate(reasons) if not r]
-    attrs = lambda i: {k: neg.at[i, k] for k in ("domain", "difficulty", "length")  # noqa: E731
-                       if k in neg.columns and neg.at[i, k]}
+    attrs = lambda i: {k: neg.at[i, k] for k in ATTRIBUTES if neg.at[i, k]}  # noqa: E731
     asked = critic.critique([Candidate(qtext[neg.at[i, "query_id"]], dtext[neg.at[i, "pos_id"]],
                                        neg.at[i, "text"], attrs(i)) for i in rows])
     verdicts: Counter = Counter()
+    revised = []
     for i, a in zip(rows, asked):
         if a.error:
-            reasons[i] = f"critique failed: {a.error}"
+            reasons[i] = reasons[i] or f"critique failed: {a.error}"
+            neg.at[i, "verdict"], neg.at[i, "critique_reason"] = "failed", a.error
             verdicts["failed"] += 1
             continue
         c = a.value
-        verdicts[c.verdict] += 1
+        verdict = c.verdict
+        if c.answers_query and verdict == "keep":
+            verdict = "drop"  # a candidate that answers the query is a false negative, whatever the verdict
+            verdicts["keep_overruled"] += 1
+        verdicts[verdict] += 1
         verdicts["flag_answers_query"] += c.answers_query
         verdicts["flag_off_topic"] += not c.on_topic
         verdicts["flag_breaks_attributes"] += not c.keeps_attributes
-        neg.at[i, "verdict"], neg.at[i, "critique_reason"] = c.verdict, c.reason
-        if c.verdict == "drop":
-            reasons[i] = f"critique drop: {c.reason}"
-        elif c.verdict == "revise":
+        neg.at[i, "verdict"], neg.at[i, "critique_reason"] = verdict, c.reason
+        neg.at[i, "answers_query"] = bool(c.answers_query)
+        if verdict == "drop":
+            reasons[i] = reasons[i] or f"critique drop: {c.reason}"
+        elif verdict == "revise" and not reasons[i]:
             neg.at[i, "original_text"], neg.at[i, "text"] = neg.at[i, "text"], c.revised_document.strip()
             why = _text_problem(neg.at[i, "text"], dtext[neg.at[i, "pos_id"]], cfg)
             if why:
                 reasons[i] = f"revision unusable: {why}"
-    return verdicts
+            else:
+                revised.append(i)
+    return verdicts, revised
 
 
 def reflect(ds: Dataset, negatives: pd.DataFrame, cfg: ReflectConfig, model: str = "",
-            max_seq_length: int = 256, batch_size: int = 64,
-            critic: Critic | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Split ``negatives`` (the synthesize stage's table) into kept and dropped rows.
+            max_seq_length: int = 256, batch_size: int = 64, critic: Critic | None = None,
+            critique_all: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Split ``negatives`` (a candidates table, see the module docstring) into kept and dropped rows.
 
     Args:
-        critic: the LLM critique (check 4); ``None`` skips it.
+        critic: the LLM critique (check 5); ``None`` skips it.
+        critique_all: critique every candidate, also those a cheaper check already dropped (for measuring
+            each check on its own); their recorded reason stays the first check that failed.
 
     Returns:
         ``(kept, dropped, stats)``; both tables keep the input columns and add ``verdict``,
-        ``critique_reason`` and ``original_text`` (the text before an LLM revision, else empty), ``neg_score``
-        and ``pos_score`` (the base model's cosine for the query); ``dropped`` adds ``reason``.
+        ``critique_reason``, ``answers_query``, ``original_text`` (the text before an LLM revision, else
+        empty), ``neg_score`` and ``pos_score`` (the base model's cosine for the query) and ``margin_flag``
+        (the model check's flag); ``dropped`` adds ``reason``.
     """
     neg = negatives.reset_index(drop=True).copy()
+    for col in ATTRIBUTES:
+        if col not in neg.columns:
+            neg[col] = ""
     neg["verdict"], neg["critique_reason"], neg["original_text"] = "", "", ""
+    neg["answers_query"] = pd.Series([None] * len(neg), dtype="object")
+    neg["neg_score"], neg["pos_score"] = np.nan, np.nan
+    neg["margin_flag"] = pd.Series([None] * len(neg), dtype="object")
     dtext = doc_texts(ds)
     reasons = []
     seen: set[tuple[str, str, str]] = set()
@@ -115,24 +220,15 @@ def reflect(ds: Dataset, negatives: pd.DataFrame, cfg: ReflectConfig, model: str
             why = "duplicate of another negative of this instance"
         seen.add(key)
         reasons.append(why)
-    verdicts = _critique(neg, reasons, critic, ds, dtext, cfg) if critic is not None and len(neg) else Counter()
-    neg["neg_score"] = np.nan
-    neg["pos_score"] = np.nan
-    if cfg.model_check and len(neg):
-        qids = list(dict.fromkeys(neg["query_id"]))
-        q_emb = encode_queries(ds, qids, model, max_seq_length, batch_size)
-        d_emb = encode_corpus(ds, model, max_seq_length, batch_size)
-        n_emb = encode(model, neg["text"].tolist(), max_seq_length, batch_size)
-        qrow = {q: i for i, q in enumerate(qids)}
-        drow = {d: i for i, d in enumerate(ds.corpus["doc_id"])}
-        qi = neg["query_id"].map(qrow).to_numpy()
-        di = neg["pos_id"].map(drow).to_numpy()
-        neg["neg_score"] = np.einsum("ij,ij->i", q_emb[qi], n_emb)
-        neg["pos_score"] = np.einsum("ij,ij->i", q_emb[qi], d_emb[di])
-        limit = neg["pos_score"] * (1.0 - cfg.relative_margin)
-        for i, (ns, lim) in enumerate(zip(neg["neg_score"], limit)):
-            if not reasons[i] and ns > lim:
-                reasons[i] = "likely false negative: scores near or above the positive"
+    scorer = _Scorer(ds, neg, model, max_seq_length, batch_size) if cfg.model_check and len(neg) else None
+    if scorer is not None:
+        _model_check(neg, [i for i, r in enumerate(reasons) if not r or critique_all], reasons, scorer, cfg)
+    verdicts: Counter = Counter()
+    if critic is not None and len(neg):
+        ask = [i for i, r in enumerate(reasons) if not r or (critique_all and not r.startswith(("empty", "garbled")))]
+        verdicts, revised = _critique(neg, ask, reasons, critic, ds, dtext, cfg)
+        if scorer is not None:
+            _model_check(neg, revised, reasons, scorer, cfg)
     neg["reason"] = reasons
     kept = neg[neg["reason"] == ""].drop(columns="reason").reset_index(drop=True)
     dropped = neg[neg["reason"] != ""].reset_index(drop=True)
@@ -145,8 +241,13 @@ def reflect(ds: Dataset, negatives: pd.DataFrame, cfg: ReflectConfig, model: str
         "dropped_by_reason": {k: int(v) for k, v in sorted(counts.items())},
         "critique": "on" if critic is not None else "off",
     }
+    if scorer is not None:
+        stats["model_check_flagged"] = int(neg["margin_flag"].eq(True).sum())
     if critic is not None:
-        stats["verdicts"] = {k: int(v) for k, v in sorted(verdicts.items()) if not k.startswith("flag_")}
+        stats["critiqued"] = int(sum(verdicts[k] for k in ("keep", "revise", "drop", "failed")))
+        stats["verdicts"] = {k: int(v) for k, v in sorted(verdicts.items())
+                             if not k.startswith("flag_") and k != "keep_overruled"}
+        stats["keep_overruled_answers_query"] = int(verdicts["keep_overruled"])
         stats["critique_flags"] = {k[5:]: int(v) for k, v in sorted(verdicts.items()) if k.startswith("flag_")}
         stats["revised_kept"] = int((kept["verdict"] == "revise").sum())
     return kept, dropped, stats

@@ -8,15 +8,18 @@ from syneg.llm.pricing import Prices
 from syneg.sandbox import ROOT
 
 
-def test_the_committed_params_load_and_default_to_the_stand_in():
+def test_the_committed_params_load_and_default_to_the_local_llm():
     cfg = config(LLMConfig, "llm", ROOT / "params.yaml")
-    assert cfg.backend == "offline" and not cfg.is_llm and cfg.response_format == "json_schema"
+    assert cfg.backend == "llamacpp" and cfg.is_llm and cfg.response_format == "json_schema"
+    assert cfg.llamacpp["model"] == "qwen2.5-coder-1.5b-instruct-q4_k_m" and cfg.max_failed_share == 0.02
     assert Prices(cfg.prices).price("gpt-4o-mini-2024-07-18") == (0.15, 0.60)  # the family's row, not gpt-4o's
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"backend": "anthropic"}, "use one of offline, openai, transformers"),
-    ({"response_format": "xml"}, "use one of json_schema, json_object, text"),
+    ({"backend": "anthropic"}, "use one of llamacpp, offline, openai, transformers"),
+    ({"response_format": "xml"}, "use one of json_schema, json_object_schema, json_object, text"),
+    ({"llamacpp": {"threads": 2}}, "unknown key.*llm.llamacpp.threads"),
+    ({"max_failed_share": 2}, "use a share from 0 to 1"),
     ({"openai": {"modle": "x"}}, "unknown key.*llm.openai.modle"),
     ({"openai": {"mode": "async"}}, "use online or batch"),
     ({"prices": {"m": {"in": 1}}}, "input: USD per 1M prompt tokens"),
@@ -27,7 +30,7 @@ def test_bad_values_name_the_key_and_the_fix(kwargs, message):
 
 
 def test_backends_are_built_from_the_section(tmp_path):
-    cache = AnswerCache(tmp_path / "c.sqlite")
+    cache = AnswerCache(tmp_path / "c")
     online = make_asker(LLMConfig(backend="openai", openai={"model": "gpt-4o", "concurrency": 3}), cache)
     assert online.backend.model == "gpt-4o" and online.backend.concurrency == 3
     batch = make_backend(LLMConfig(backend="openai", openai={"mode": "batch", "concurrency": 3}), cache)
@@ -35,4 +38,8 @@ def test_backends_are_built_from_the_section(tmp_path):
     with pytest.raises(ValueError, match="llm.transformers.path"):
         make_backend(LLMConfig(backend="transformers"), cache)
     with pytest.raises(ValueError, match="not an LLM"):
-        make_backend(LLMConfig(), cache)
+        make_backend(LLMConfig(backend="offline"), cache)
+    local = make_backend(LLMConfig(llamacpp={"mode": "in_process", "n_threads": 1}), cache)
+    assert local.name == "llamacpp" and local.mode == "in_process" and local._llm is None  # nothing loaded
+    with pytest.raises(ValueError, match="llm.llamacpp.mode"):
+        make_backend(LLMConfig(llamacpp={"mode": "remote"}), cache)

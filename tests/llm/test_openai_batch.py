@@ -33,7 +33,7 @@ def test_batch_submits_polls_and_maps_results_back_by_custom_id_at_half_price(tm
 
     prompts = [f"prompt {i}" for i in range(5)]
     with FakeOpenAI(script, batch_polls=3) as srv:
-        a = asker(srv, tmp_path / "c.sqlite")
+        a = asker(srv, tmp_path / "c")
         out = a.ask(prompts, SPEC)
         assert [o.value.reasoning for o in out] == prompts
         assert len(srv.batches) == 1 and srv.polls["batch_1"] == 3
@@ -45,20 +45,20 @@ def test_batch_submits_polls_and_maps_results_back_by_custom_id_at_half_price(tm
         assert s["cost_usd"] == pytest.approx(0.5 * 5 * (100 + 50 * 2.0) / 1e6)
         assert a.cache.open_batches() == []
         a.cache.close()
-        b = asker(srv, tmp_path / "c.sqlite")  # warm: nothing uploaded, nothing submitted
+        b = asker(srv, tmp_path / "c")  # warm: nothing uploaded, nothing submitted
         assert all(o.value for o in b.ask(prompts, SPEC)) and len(srv.batches) == 1 and len(srv.files) == 2
 
 
 def test_an_interrupted_batch_is_resumed_from_its_saved_id_not_resubmitted(tmp_path):
     prompts = [f"prompt {i}" for i in range(4)]
     with FakeOpenAI(lambda b, n: (200, completion(GOOD), {}), batch_polls=None) as srv:
-        a = asker(srv, tmp_path / "c.sqlite", batch_max_wait_hours=1e-5)
+        a = asker(srv, tmp_path / "c", batch_max_wait_hours=1e-5)
         with pytest.raises(BatchPending, match="batch_1 not finished.*Run the stage again to resume"):
             a.ask(prompts, SPEC)
         a.cache.close()
         assert len(srv.batches) == 1 and srv.requests == []
         srv.batch_polls = 1  # the batch finishes while nobody watches
-        b = asker(srv, tmp_path / "c.sqlite")
+        b = asker(srv, tmp_path / "c")
         out = b.ask(prompts, SPEC)
         assert all(o.value for o in out) and len(srv.batches) == 1 and len(srv.requests) == 4
         assert b.cache.open_batches() == []
@@ -69,11 +69,11 @@ def test_failed_lines_are_recorded_with_their_reason_and_asked_again_later(tmp_p
         return error(500, "server hiccup") if "bad" in body["messages"][0]["content"] else (200, completion(GOOD), {})
 
     with FakeOpenAI(script) as srv:
-        out = asker(srv, tmp_path / "c.sqlite").ask(["good", "bad"], SPEC)
+        out = asker(srv, tmp_path / "c").ask(["good", "bad"], SPEC)
     assert out[0].value and out[1].category == "batch_http_500" and "server hiccup" in out[1].error
 
 
 def test_invalid_batch_answers_are_re_asked_in_a_second_batch(tmp_path):
     with FakeOpenAI(lambda b, n: (200, completion("not json" if len(b["messages"]) == 1 else GOOD), {})) as srv:
-        out = asker(srv, tmp_path / "c.sqlite").ask(["p"], SPEC)
+        out = asker(srv, tmp_path / "c").ask(["p"], SPEC)
     assert out[0].value and len(srv.batches) == 2

@@ -6,15 +6,21 @@ from syneg.llm.prompt import render_critique, render_synthesis
 
 ATTRS = {"domain": "Virology", "difficulty": "Intermediate (High School and Undergraduate)",
          "length": "nearly the same as"}
-HEADS = ["[Task Definition]", "[Reasoning Definition]", "[Hard Negatives Definition]", "[Attributes Definition]",
-         "[Format Definition]"]
+# The fixed sections first, the instance (persona, example, attributes) last: a local model reuses the prefix.
+HEADS = ["[Task Definition]", "[Reasoning Definition]", "[Hard Negatives Definition]", "[Format Definition]",
+         "Assume you are an expert", "[Attributes Definition]"]
 
 
-def test_prompt_has_the_papers_five_sections_in_order_and_the_example():
+def test_prompt_has_the_papers_five_sections_fixed_part_first_and_the_example():
     text = render_synthesis("Flu vaccines prevent hospital visits.", "Vaccination reduced admissions.", ATTRS, 3)
-    assert text.startswith('Assume you are an expert in Virology, and there is an example with a "user_query"')
+    assert text.startswith("[Task Definition]")
+    assert 'Assume you are an expert in Virology, and there is an example with a "user_query"' in text
     pos = [text.index(h) for h in HEADS]
     assert pos == sorted(pos)
+    assert "The positive_document has 3 words." in text
+    other = render_synthesis("Another claim.", "Another document of other words.", {**ATTRS, "domain": "Pharmacology"}, 3)
+    shared = next(i for i, (a, b) in enumerate(zip(text, other)) if a != b)
+    assert shared >= text.index("Assume you are an expert")  # everything before the instance is shared
     assert '"user_query": "Flu vaccines prevent hospital visits."' in text
     assert ("education level of Intermediate (High School and Undergraduate) to comprehend, and the length "
             "should be nearly the same as the positive_document") in text
@@ -24,11 +30,12 @@ def test_prompt_has_the_papers_five_sections_in_order_and_the_example():
 
 def test_ablations_remove_the_attributes_then_the_reflection():
     no_attr = render_synthesis("q", "p", ATTRS, 2, variant="no_attributes")
-    assert no_attr.startswith("Assume you are an expert, and") and "[Attributes Definition]" not in no_attr
+    assert "Assume you are an expert, and" in no_attr and "[Attributes Definition]" not in no_attr
     assert "Virology" not in no_attr and "[Reasoning Definition]" in no_attr
     bare = render_synthesis("q", "p", ATTRS, 2, variant="no_attributes_no_reflection")
     assert "[Reasoning Definition]" not in bare and '"reasoning"' not in bare
-    assert [h for h in HEADS if h in bare] == ["[Task Definition]", "[Hard Negatives Definition]", "[Format Definition]"]
+    assert [h for h in HEADS if h in bare] == ["[Task Definition]", "[Hard Negatives Definition]", "[Format Definition]",
+                                               "Assume you are an expert"]
     assert "reasoning" not in synthesis_spec(2, reasoning=False).json_schema["schema"]["properties"]
     with pytest.raises(ValueError, match="use one of full, no_attributes, no_attributes_no_reflection"):
         render_synthesis("q", "p", {}, 2, variant="no_reflection")
@@ -37,7 +44,9 @@ def test_ablations_remove_the_attributes_then_the_reflection():
 def test_critique_prompt_carries_the_candidate_and_the_attributes():
     text = render_critique("q?", "pos.", "cand.", ATTRS)
     assert '"candidate": "cand."' in text and "education level of Intermediate" in text
-    assert "no attributes were asked for" in render_critique("q?", "pos.", "cand.", {})
+    assert "(the positive_document has 1 words, the candidate 1)" in text
+    assert "[Attributes]\nNone were asked for." in render_critique("q?", "pos.", "cand.", {})
+    assert text.startswith("[Task Definition]") and text.index("[Format Definition]") < text.index('"candidate"')
 
 
 def test_attribute_sampling_is_seeded_per_instance_and_covers_the_lists():

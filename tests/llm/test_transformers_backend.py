@@ -154,7 +154,7 @@ def test_answers_are_stored_and_a_warm_rerun_generates_nothing(model_dir, tmp_pa
     from syneg.llm.cache import AnswerCache
 
     spec, prompts = synthesis_spec(2), ["write a hard negative", "statins lower cholesterol"]
-    cache = AnswerCache(tmp_path / "answers.sqlite")
+    cache = AnswerCache(tmp_path / "answers")
     asker = asking.Asker(TransformersBackend(model_dir, temperature=0, max_tokens=6, device="cpu"), cache,
                          response_format="json_schema", max_reasks=1)
     first = asker.ask(prompts, spec)
@@ -164,7 +164,7 @@ def test_answers_are_stored_and_a_warm_rerun_generates_nothing(model_dir, tmp_pa
     assert len(generate_calls) == 2 and asker.stats()["requests"] == 4 and asker.stats()["cost_usd"] == 0
     cache.close()
 
-    cache = AnswerCache(tmp_path / "answers.sqlite")
+    cache = AnswerCache(tmp_path / "answers")
     again = asking.Asker(TransformersBackend(model_dir, temperature=0, max_tokens=6, device="cpu"), cache,
                          max_reasks=1)
     assert [a.error for a in again.ask(prompts, spec)] == [a.error for a in first]

@@ -55,6 +55,19 @@ class CritiqueAnswer(BaseModel):
         return self
 
 
+class ParaphraseAnswer(BaseModel):
+    """The paraphrase prompt's answer (reflect's labelled check)."""
+
+    paraphrase: str
+
+    @field_validator("paraphrase")
+    @classmethod
+    def _non_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the paraphrase is empty")
+        return value.strip()
+
+
 @dataclass(frozen=True)
 class AnswerSpec:
     """A pydantic model with the strict JSON schema sent as ``response_format`` for it."""
@@ -78,12 +91,13 @@ def synthesis_spec(num_negatives: int, reasoning: bool = True) -> AnswerSpec:
     return AnswerSpec(SynthesisAnswer, _strict("hard_negatives", props))
 
 
+# The reason comes first: a model that must state it before the verdict reasons before it decides.
 CRITIQUE_SPEC = AnswerSpec(CritiqueAnswer, _strict("critique", {
+    "reason": {"type": "string"},
     "answers_query": {"type": "boolean"},
     "on_topic": {"type": "boolean"},
     "keeps_attributes": {"type": "boolean"},
     "verdict": {"type": "string", "enum": ["keep", "revise", "drop"]},
-    "reason": {"type": "string"},
     "revised_document": {"type": "string"},
 }))
 
@@ -129,3 +143,5 @@ def parse(content: str | None, spec: AnswerSpec) -> BaseModel:
         first = exc.errors()[0]
         where = ".".join(map(str, first["loc"])) or "top level"
         raise AnswerError("schema", f"{where}: {first['msg']}") from None
+
+PARAPHRASE_SPEC = AnswerSpec(ParaphraseAnswer, _strict("paraphrase", {"paraphrase": {"type": "string"}}))

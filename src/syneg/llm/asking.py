@@ -10,7 +10,7 @@ remembered in the store so a rerun does not probe again.
 
 Example:
     >>> from syneg.llm.answers import synthesis_spec
-    >>> asker = Asker(make_backend(LLMConfig(backend="openai")), AnswerCache("llm.sqlite"))  # doctest: +SKIP
+    >>> asker = Asker(make_backend(LLMConfig(backend="openai")), AnswerCache("llm-answers"))  # doctest: +SKIP
     >>> [a.value.hard_negatives for a in asker.ask(["<prompt>"], synthesis_spec(2))]  # doctest: +SKIP
     [['<negative 1>', '<negative 2>']]
 """
@@ -47,6 +47,32 @@ class Asked:
         return self.error.split(":")[0]
 
 
+class TooManyFailures(RuntimeError):
+    """More of a stage's items failed than ``llm.max_failed_share`` allows."""
+
+
+def check_failed_share(stage: str, items: int, reasons: Sequence[str], max_share: float) -> None:
+    """Raise :class:`TooManyFailures`, in one line naming the count, the top reasons and the fix, when more than
+    ``max_share`` of ``items`` failed (``reasons``: one ``"<category>: <detail>"`` per failed item).
+
+    Example:
+        >>> check_failed_share("synthesize", 100, ["http_500: boom"] * 2, 0.02)   # 2% is allowed
+        >>> check_failed_share("synthesize", 100, ["http_500: boom"] * 3, 0.02)
+        Traceback (most recent call last):
+        ...
+        syneg.llm.asking.TooManyFailures: synthesize: 3 of 100 items failed (3.0% > llm.max_failed_share 2.0%); top reasons: http_500 x3 (boom). Fix the cause and run the stage again: stored answers are kept and only the failed items are asked again.
+    """
+    if not items or len(reasons) <= max_share * items:
+        return
+    top = Counter(r.split(":")[0] for r in reasons).most_common(3)
+    example = {r.split(":")[0]: r.split(":", 1)[1].strip()[:120] for r in reversed(reasons) if ":" in r}
+    detail = ", ".join(f"{k} x{n}" + (f" ({example[k]})" if example.get(k) else "") for k, n in top)
+    raise TooManyFailures(
+        f"{stage}: {len(reasons)} of {items} items failed ({100 * len(reasons) / items:.1f}% > llm.max_failed_share "
+        f"{100 * max_share:.1f}%); top reasons: {detail}. Fix the cause and run the stage again: stored answers "
+        f"are kept and only the failed items are asked again.")
+
+
 class Asker:
     """Validated answers from one backend through one answer store."""
 
@@ -69,6 +95,8 @@ class Asker:
         allowed = [f for f in FORMATS[FORMATS.index(response_format):] if f in backend.formats] or ["text"]
         remembered = cache.note(self._format_note())
         self.fmt = remembered if remembered in allowed else allowed[0]
+        # A format this server answered (or stepped down to) before needs no probe; text needs none either.
+        self._confirmed = not backend.probes_format or self.fmt == "text" or remembered == self.fmt
         self.counts: Counter[str] = Counter()
         self.cost = {"this_run": 0.0, "all_answers": 0.0}
         self.unpriced = False
@@ -76,7 +104,7 @@ class Asker:
     def request(self, messages: list[dict[str, str]], spec: AnswerSpec, fmt: str | None = None) -> tuple[dict, str]:
         """The body this asker would send for ``messages`` now, and its cache key."""
         fmt = fmt or self.fmt
-        body = self.backend.body(messages, fmt, spec.json_schema if fmt == "json_schema" else None)
+        body = self.backend.body(messages, fmt, spec.json_schema if fmt in ("json_schema", "json_object_schema") else None)
         return body, request_key({**self.backend.identity(), **body})
 
     def _format_note(self) -> str:
@@ -90,7 +118,13 @@ class Asker:
         self.fmt = weaker[0]
         self.cache.set_note(self._format_note(), self.fmt)
         self.counts["format_fallbacks"] += 1
+        self._confirmed = self.fmt == "text"
         return True
+
+    def _confirm(self) -> None:
+        if not self._confirmed:
+            self._confirmed = True
+            self.cache.set_note(self._format_note(), self.fmt)
 
     def _account(self, reply: Reply, cached: bool) -> None:
         cost = 0.0 if self.backend.free else self.prices.cost(
@@ -130,18 +164,31 @@ class Asker:
                     to_send[keys[i]].append(i)
             send_keys = list(to_send)
 
-            def on_reply(j: int, reply: Reply) -> None:
-                idx = to_send[send_keys[j]]
-                if not reply.error and not reply.format_rejected:
-                    self.cache.put(send_keys[j], bodies[idx[0]], reply.to_cache())
-                    self._account(reply, cached=False)
-                elif not reply.format_rejected:
-                    self.counts["failed_requests"] += 1
-                for i in idx:
-                    replies[i] = reply
+            def send(keys: list[str]) -> None:
+                def on_reply(j: int, reply: Reply) -> None:
+                    idx = to_send[keys[j]]
+                    if not reply.error and not reply.format_rejected:
+                        self.cache.put(keys[j], bodies[idx[0]], reply.to_cache(), model=self.backend.model)
+                        self._account(reply, cached=False)
+                    elif not reply.format_rejected:
+                        self.counts["failed_requests"] += 1
+                    for i in idx:
+                        replies[i] = reply
 
+                self.backend.complete([bodies[to_send[k][0]] for k in keys], keys, on_reply, desc=desc)
+
+            if send_keys and not self._confirmed:
+                # Negotiate the format once per run with one request, not with every item: a server that
+                # refuses it would refuse (and the client retry) each of them.
+                send(send_keys[:1])
+                probe = replies[to_send[send_keys[0]][0]]
+                if probe.format_rejected and self._fall_back():
+                    continue
+                if not probe.error and not probe.format_rejected:
+                    self._confirm()
+                send_keys = send_keys[1:]
             if send_keys:
-                self.backend.complete([bodies[to_send[k][0]] for k in send_keys], send_keys, on_reply, desc=desc)
+                send(send_keys)
             nxt = []
             if any(replies[i].format_rejected for i in pending if i in replies) and self._fall_back():
                 nxt = [i for i in pending if i in replies and replies[i].format_rejected]
@@ -197,6 +244,9 @@ class Asker:
             "cost_usd_all_answers": None if self.unpriced else round(self.cost["all_answers"], 6),
             "failures_by_reason": failures,
         }
+        engine = self.backend.stats()
+        if engine:
+            out["engine"] = engine
         if self.unpriced:
             out["cost_note"] = f"no price for '{self.backend.model}' in llm.prices"
         return out

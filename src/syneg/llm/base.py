@@ -12,7 +12,9 @@ import abc
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
-FORMATS = ("json_schema", "json_object", "text")  # structured-output modes, strongest first
+# Structured-output modes, strongest first: OpenAI's strict json_schema; JSON mode constrained to the schema
+# (llama.cpp's servers); plain JSON mode; text with the JSON extracted from it.
+FORMATS = ("json_schema", "json_object_schema", "json_object", "text")
 
 
 @dataclass
@@ -114,6 +116,8 @@ class ChatBackend(abc.ABC):
         max_tokens: the most tokens an answer may have.
         free: True when requests cost no API money (a local model).
         is_batch: True when answers come through the Batch API (billed at half price).
+        probes_format: True when a server may refuse a ``response_format`` (the asker then tries one request
+            before sending the rest).
     """
 
     name: str = ""
@@ -122,6 +126,7 @@ class ChatBackend(abc.ABC):
     formats: tuple[str, ...] = FORMATS
     free: bool = False
     is_batch: bool = False
+    probes_format: bool = False
 
     @abc.abstractmethod
     def body(self, messages: list[dict[str, str]], fmt: str, schema: dict[str, Any] | None) -> dict[str, Any]:
@@ -137,6 +142,10 @@ class ChatBackend(abc.ABC):
         """Send ``bodies``; call ``on_reply(i, reply)`` for each as soon as its answer (or failure) is known,
         so the caller can store it before the next one arrives. ``keys[i]`` is the cache key of ``bodies[i]``
         (the Batch API uses it as ``custom_id``)."""
+
+    def stats(self) -> dict[str, Any]:
+        """What the engine itself measured this run (tokens evaluated, seconds); empty when nothing."""
+        return {}
 
     def close(self) -> None:
         """Release connections and models."""

@@ -7,7 +7,9 @@ comes from the environment.
 Example:
     >>> cfg = LLMConfig()
     >>> cfg.backend, cfg.is_llm
-    ('offline', False)
+    ('llamacpp', True)
+    >>> LLMConfig(backend="offline").is_llm
+    False
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from syneg.llm.base import FORMATS, ChatBackend
 from syneg.llm.cache import AnswerCache
 from syneg.llm.pricing import Prices
 
-BACKENDS = ("offline", "openai", "transformers")
+BACKENDS = ("llamacpp", "offline", "openai", "transformers")
 OPENAI_KEYS = {"model", "base_url", "mode", "concurrency", "timeout", "max_retries", "batch_poll_seconds",
                "batch_max_wait_hours", "batch_max_requests"}
 TRANSFORMERS_KEYS = {"path", "batch_size", "device", "dtype"}
+LLAMACPP_KEYS = {"model", "sha256", "mode", "n_threads", "n_ctx", "n_gpu_layers", "parallel", "server_binary",
+                 "timeout", "top_p", "top_k", "min_p", "repeat_penalty"}
 
 
 @dataclass
@@ -31,24 +35,30 @@ class LLMConfig:
     """The ``llm`` section.
 
     Attributes:
-        backend: ``offline`` (the no-LLM STAND-IN; synthesis by rules, no critique), ``openai`` (any
-            OpenAI-compatible server, or the OpenAI Batch API with ``openai.mode: batch``) or ``transformers``
-            (a local Hugging Face causal LM).
+        backend: ``llamacpp`` (a local GGUF model through llama.cpp, the default), ``offline`` (the no-LLM
+            STAND-IN; synthesis by rules, no critique; for tests), ``openai`` (any OpenAI-compatible server, or
+            the OpenAI Batch API with ``openai.mode: batch``) or ``transformers`` (a local Hugging Face causal LM).
         response_format: the strongest structured-output mode to ask for (``json_schema`` strict, then
             ``json_object``, then ``text``); a server that refuses it gets the next one.
         max_reasks: extra requests after an answer that is not valid JSON for the schema.
         temperature, seed, max_tokens: sampling, part of every request and cache key.
+        max_failed_share: a stage fails (exit 1, nothing recorded) when more than this share of its items got
+            no valid answer; the failed items are asked again on the next run, the answered ones are not.
+        llamacpp: ``model, sha256, mode (server|in_process), n_threads, n_ctx, n_gpu_layers, parallel,
+            server_binary, timeout, top_p, top_k, min_p, repeat_penalty``.
         openai: ``model, base_url, mode (online|batch), concurrency, timeout, max_retries, batch_*``.
         transformers: ``path, batch_size, device, dtype``.
         prices: USD per million tokens, ``{model: {input, output}}``; the Batch API is billed at half.
     """
 
-    backend: str = "offline"
+    backend: str = "llamacpp"
     response_format: str = "json_schema"
     max_reasks: int = 1
     temperature: float = 0.7
     seed: int | None = 42
     max_tokens: int = 2048
+    max_failed_share: float = 0.02
+    llamacpp: dict[str, Any] = field(default_factory=dict)
     openai: dict[str, Any] = field(default_factory=dict)
     transformers: dict[str, Any] = field(default_factory=dict)
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -58,7 +68,9 @@ class LLMConfig:
             raise ValueError(f"llm.backend is '{self.backend}'; use one of {', '.join(BACKENDS)}.")
         if self.response_format not in FORMATS:
             raise ValueError(f"llm.response_format is '{self.response_format}'; use one of {', '.join(FORMATS)}.")
-        for name, known in (("openai", OPENAI_KEYS), ("transformers", TRANSFORMERS_KEYS)):
+        if not 0 <= self.max_failed_share <= 1:
+            raise ValueError(f"llm.max_failed_share is {self.max_failed_share}; use a share from 0 to 1 (0.02 = 2%).")
+        for name, known in (("llamacpp", LLAMACPP_KEYS), ("openai", OPENAI_KEYS), ("transformers", TRANSFORMERS_KEYS)):
             unknown = sorted(set(getattr(self, name) or {}) - known)
             if unknown:
                 raise ValueError(f"unknown key(s) llm.{name}.{', llm.{name}.'.join(unknown)}; "
@@ -90,6 +102,10 @@ def make_backend(cfg: LLMConfig, cache: AnswerCache) -> ChatBackend:
         from syneg.llm.openai_backend import OpenAIBackend
 
         return OpenAIBackend(**sampling, **{k: v for k, v in opts.items() if not k.startswith("batch_")})
+    if cfg.backend == "llamacpp":
+        from syneg.llm.llamacpp_backend import LlamaCppBackend
+
+        return LlamaCppBackend(**sampling, **(cfg.llamacpp or {}))
     if cfg.backend == "transformers":
         from syneg.llm.transformers_backend import TransformersBackend
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from tqdm.auto import tqdm
 
@@ -25,6 +25,9 @@ from syneg.llm.base import ChatBackend, OnReply, Reply
 
 KEY_ENV = "OPENAI_API_KEY"
 _FORMAT_WORDS = ("response_format", "json_schema", "json_object", "structured output")
+# Servers refuse a response_format they do not know with 400 or 422, some (llama-cpp-python's server) with a
+# 500 whose body is the validation error.
+_FORMAT_STATUS = (400, 422, 500)
 
 
 def require_key() -> None:
@@ -55,7 +58,7 @@ def reply_from_error(exc: BaseException, timeout: float) -> Reply:
         return Reply(error=f"connection: {exc}"[:300])
     if isinstance(exc, openai.APIStatusError):
         message = str(exc)
-        rejected = exc.status_code in (400, 422) and any(w in message.lower() for w in _FORMAT_WORDS)
+        rejected = exc.status_code in _FORMAT_STATUS and any(w in message.lower() for w in _FORMAT_WORDS)
         return Reply(error=f"http_{exc.status_code}: {message}"[:300], format_rejected=rejected)
     return Reply(error=f"{type(exc).__name__}: {exc}"[:300])
 
@@ -73,13 +76,15 @@ class OpenAIBackend(ChatBackend):
     """
 
     name = "openai"
+    probes_format = True
 
     def __init__(self, model: str = "gpt-4o-mini", base_url: str | None = None, temperature: float = 0.7,
                  seed: int | None = 42, max_tokens: int = 2048, concurrency: int = 16, timeout: float = 120.0,
-                 max_retries: int = 4):
+                 max_retries: int = 4, api_key: str | None = None):
         if int(concurrency) < 1:
             raise ValueError(f"llm.openai.concurrency is {concurrency}; use 1 or more.")
         self.model, self.base_url = model, base_url
+        self.api_key = api_key  # only for a server this process started itself; users' keys: the environment
         self.temperature, self.seed, self.max_tokens = temperature, seed, int(max_tokens)
         self.concurrency, self.timeout, self.max_retries = int(concurrency), float(timeout), int(max_retries)
 
@@ -93,15 +98,21 @@ class OpenAIBackend(ChatBackend):
             req["seed"] = self.seed
         if fmt == "json_schema":
             req["response_format"] = {"type": "json_schema", "json_schema": schema}
+        elif fmt == "json_object_schema":
+            # The JSON-mode extension of llama.cpp's servers (and others): JSON constrained to this schema.
+            req["response_format"] = {"type": "json_object", "schema": schema["schema"]}
         elif fmt == "json_object":
             req["response_format"] = {"type": "json_object"}
         return req
 
-    async def _run(self, bodies: Sequence[dict[str, Any]], on_reply: OnReply, desc: str) -> None:
+    async def _run(self, bodies: Sequence[dict[str, Any]], on_reply: OnReply, desc: str,
+                   observe: Callable[[dict[str, Any]], None] | None = None) -> None:
         from openai import AsyncOpenAI
 
-        require_key()  # here, not at construction: a warm-cache rerun or a dry run needs no key
-        client = AsyncOpenAI(base_url=self.base_url, timeout=self.timeout, max_retries=self.max_retries)
+        if self.api_key is None:
+            require_key()  # here, not at construction: a warm-cache rerun or a dry run needs no key
+        client = AsyncOpenAI(base_url=self.base_url, timeout=self.timeout, max_retries=self.max_retries,
+                             api_key=self.api_key)
         sem = asyncio.Semaphore(self.concurrency)
         bar = tqdm(total=len(bodies), desc=desc or "llm: openai", unit="req")
 
@@ -111,7 +122,10 @@ class OpenAIBackend(ChatBackend):
                     # The body is already the exact JSON to send: posting it skips the SDK's per-request
                     # walk of typed params (0.8 ms a request with a schema, the bottleneck at 300 req/s),
                     # keeping its retries, Retry-After, timeouts and errors.
-                    reply = reply_from_completion(await client.post("/chat/completions", body=body, cast_to=object))
+                    raw = await client.post("/chat/completions", body=body, cast_to=object)
+                    reply = reply_from_completion(raw)
+                    if observe is not None and isinstance(raw, dict):
+                        observe(raw)
                 except Exception as exc:  # noqa: BLE001 - every failure becomes a recorded reason
                     reply = reply_from_error(exc, self.timeout)
             on_reply(j, reply)
@@ -123,5 +137,6 @@ class OpenAIBackend(ChatBackend):
             bar.close()
             await client.close()
 
-    def complete(self, bodies, keys, on_reply, desc=""):
-        asyncio.run(self._run(bodies, on_reply, desc))
+    def complete(self, bodies, keys, on_reply, desc="", observe=None):
+        """As :meth:`ChatBackend.complete`; ``observe(raw)`` also sees each raw response (engine timings)."""
+        asyncio.run(self._run(bodies, on_reply, desc, observe))

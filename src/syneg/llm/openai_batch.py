@@ -51,6 +51,7 @@ class OpenAIBatchBackend(OpenAIBackend):
     """
 
     is_batch = True
+    probes_format = False  # one batch holds every request; OpenAI's Batch API takes json_schema
 
     def __init__(self, cache: AnswerCache, batch_poll_seconds: float = 30.0, batch_max_wait_hours: float = 24.0,
                  batch_max_requests: int = 50_000, **kwargs: Any):

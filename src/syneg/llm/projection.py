@@ -47,10 +47,11 @@ class Projection:
 def _store_rates(asker: Asker) -> tuple[float | None, float | None]:
     """(prompt tokens per character, mean completion tokens) over the stored answers of this model."""
     chars = ptok = ctok = n = 0
-    for req, ans in asker.cache.entries():
-        if req.get("model") != asker.backend.model or not ans.get("prompt_tokens"):
+    for entry in asker.cache.entries():
+        ans = entry.answer
+        if entry.model != asker.backend.model or not ans.get("prompt_tokens"):
             continue
-        chars += sum(len(m.get("content") or "") for m in req.get("messages", []))
+        chars += entry.prompt_chars
         ptok += ans["prompt_tokens"]
         ctok += ans.get("completion_tokens", 0)
         n += 1

@@ -10,8 +10,8 @@ length); ``no_attributes_no_reflection`` (also no reasoning section and no ``rea
 Example:
     >>> text = render_synthesis("a claim", "a document", {"domain": "Virology", "difficulty": "Intermediate",
     ...                         "length": "approximately the same as"}, num_negatives=2)
-    >>> text.startswith("Assume you are an expert in Virology")
-    True
+    >>> text.startswith("[Task Definition]"), "Assume you are an expert in Virology" in text
+    (True, True)
     >>> "[Reasoning Definition]" in render_synthesis("q", "d", {}, 2, variant="no_attributes_no_reflection")
     False
 """
@@ -62,7 +62,7 @@ def render_synthesis(query: str, positive: str, attributes: dict[str, str], num_
         attributes=use_attributes, reflection=reflection, example=_example(query, positive),
         num_negatives=num_negatives, domain_name=attributes.get("domain", "the subject of the example"),
         difficult_level=attributes.get("difficulty", "any level"),
-        length=attributes.get("length", "about the same as"),
+        length=attributes.get("length", "about the same as"), positive_words=len(positive.split()),
     ).strip() + "\n"
 
 
@@ -73,5 +73,11 @@ def render_critique(query: str, positive: str, candidate: str, attributes: dict[
     return template("critique").render(
         attributes=bool(attributes.get("difficulty") or attributes.get("length")), example=example,
         domain_name=attributes.get("domain", ""), difficult_level=attributes.get("difficulty", "any level"),
-        length=attributes.get("length", "about the same as"),
+        length=attributes.get("length", "about the same as"), positive_words=len(positive.split()),
+        candidate_words=len(candidate.split()), query=query, candidate=candidate,
     ).strip() + "\n"
+
+
+def render_paraphrase(document: str) -> str:
+    """The paraphrase prompt of reflect's labelled check: ``document`` rewritten, every finding kept."""
+    return template("paraphrase").render(document=json.dumps(document, ensure_ascii=False)).strip() + "\n"

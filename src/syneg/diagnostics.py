@@ -1,0 +1,86 @@
+"""Negative diagnostics of a run: how hard the negatives are, how many look like false negatives, and whether
+the LLM kept to the length it was asked for.
+
+- **score ratio**: the base model's score of a negative for the query divided by its positive's score (1.0:
+  as close as the positive). Histograms for every synthetic negative reflect scored, the synthetic ones it
+  kept, and the retrieved negatives the training mix used.
+- **flagged**: synthetic negatives the model check flagged as likely false negatives (above
+  ``1 - reflect.relative_margin``).
+- **length ratio**: a synthetic negative's word count over its positive's, per sampled ``length`` attribute.
+
+Example:
+    >>> histogram({"a": [0.1, 0.12, 0.9]}, [0.0, 0.5, 1.0])["a"].tolist()
+    [0.6667, 0.3333]
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+SCORE_BINS = np.round(np.arange(0.0, 1.30001, 0.05), 2)
+LENGTH_BINS = np.round(np.arange(0.0, 3.00001, 0.1), 2)
+
+
+def histogram(series: dict[str, Sequence[float]], bins: Sequence[float]) -> pd.DataFrame:
+    """Share of each series per bin (values outside go to the first or last bin); ``bin`` is its centre."""
+    edges = np.asarray(bins, dtype=float)
+    out = pd.DataFrame({"bin": np.round((edges[:-1] + edges[1:]) / 2, 4)})
+    for name, values in series.items():
+        v = np.clip(np.asarray(values, dtype=float), edges[0], edges[-1] - 1e-9)
+        counts, _ = np.histogram(v, bins=edges)
+        out[name] = np.round(counts / max(1, len(v)), 4)
+    return out
+
+
+def _words(text: str) -> int:
+    return len(str(text).split())
+
+
+def _summary(values: np.ndarray) -> dict[str, float]:
+    if not len(values):
+        return {"n": 0}
+    q = np.quantile(values, [0.1, 0.5, 0.9])
+    return {"n": int(len(values)), "mean": round(float(values.mean()), 4), "p10": round(float(q[0]), 4),
+            "median": round(float(q[1]), 4), "p90": round(float(q[2]), 4)}
+
+
+def diagnose(synthetic: pd.DataFrame, candidates: pd.DataFrame, provenance: pd.DataFrame,
+             doc_text: dict[str, str], relative_margin: float) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    """Metrics and the two histograms (score ratio, length ratio).
+
+    Args:
+        synthetic: every synthetic negative reflect saw (kept and dropped), with ``neg_score, pos_score,
+            reason, pos_id, text, length``.
+        candidates: the mine stage's candidates (``query_id, pos_id, doc_id, score, pos_score``).
+        provenance: the mix stage's provenance (``query_id, pos_id, source_j, doc_id_j``).
+        doc_text: corpus text per document id.
+    """
+    scored = synthetic[synthetic["neg_score"].notna()]
+    syn_ratio = (scored["neg_score"] / scored["pos_score"]).to_numpy()
+    kept = scored[scored["reason"] == ""]
+    kept_ratio = (kept["neg_score"] / kept["pos_score"]).to_numpy()
+    k = sum(1 for c in provenance.columns if c.startswith("source_"))
+    used = pd.concat([provenance[["query_id", "pos_id", f"source_{j}", f"doc_id_{j}"]]
+                      .set_axis(["query_id", "pos_id", "source", "doc_id"], axis=1) for j in range(1, k + 1)])
+    used = used[used["source"] == "retrieved"].merge(candidates, on=["query_id", "pos_id", "doc_id"], how="left")
+    ret_ratio = (used["score"] / used["pos_score"]).dropna().to_numpy()
+    scores = histogram({"synthetic": syn_ratio, "synthetic_kept": kept_ratio, "retrieved": ret_ratio}, SCORE_BINS)
+
+    pos_words = synthetic["pos_id"].map(lambda d: _words(doc_text[d])).to_numpy()
+    len_ratio = synthetic["text"].map(_words).to_numpy() / np.maximum(1, pos_words)
+    by_length = {str(a) or "none": len_ratio[(synthetic["length"] == a).to_numpy()]
+                 for a in sorted(synthetic["length"].unique())} if "length" in synthetic else {}
+    lengths = histogram({"all": len_ratio, **by_length}, LENGTH_BINS)
+    flagged = int((syn_ratio > 1.0 - relative_margin).sum())
+    metrics = {
+        "score_ratio": {"synthetic": _summary(syn_ratio), "synthetic_kept": _summary(kept_ratio),
+                        "retrieved_used": _summary(ret_ratio)},
+        "model_check_flagged": flagged,
+        "model_check_flagged_share": round(flagged / max(1, len(syn_ratio)), 4),
+        "length_ratio": {"all": _summary(len_ratio), **{a: _summary(v) for a, v in by_length.items()}},
+        "length_within_25pct": round(float(np.mean(np.abs(len_ratio - 1) <= 0.25)), 4) if len(len_ratio) else None,
+    }
+    return metrics, scores, lengths

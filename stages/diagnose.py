@@ -1,0 +1,44 @@
+"""diagnose: how hard the negatives are, how many look like false negatives, and length adherence (dvc plots)."""
+
+from pathlib import Path
+
+import pandas as pd
+import typer
+
+from syneg.cli import run, setup
+from syneg.data import store
+from syneg.diagnostics import diagnose
+from syneg.io import atomic_path, read_parquet, write_json
+from syneg.params import load_section
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def main(
+    data: Path = typer.Option(Path("data/prepared"), help="The prepare stage's folder."),
+    reflected: Path = typer.Option(Path("data/reflected"), help="The reflect stage's folder (kept, dropped)."),
+    candidates: Path = typer.Option(Path("data/mined/candidates.parquet"), help="The mine stage's candidates."),
+    provenance: Path = typer.Option(Path("data/mixed/provenance.parquet"), help="The mix stage's provenance."),
+    metrics: Path = typer.Option(Path("metrics/diagnostics.json"), help="Summaries of the distributions."),
+    plots: Path = typer.Option(Path("metrics/plots"), help="Folder for score_ratio.csv and length_ratio.csv."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; reads 'reflect' (its margin)."),
+) -> None:
+    """Histograms of each negative's base-model score relative to its positive (synthetic vs retrieved), the
+    count the model check flags, and each synthetic negative's word count relative to its positive."""
+    setup("diagnose")
+    margin = float(load_section("reflect", params).get("relative_margin", 0.05))
+    ds = store.load(data)
+    synthetic = pd.concat([read_parquet(reflected / "kept.parquet").assign(reason=""),
+                           read_parquet(reflected / "dropped.parquet")], ignore_index=True)
+    doc_text = store.doc_texts(ds)  # the positive as the prompts show it: title and text
+    stats, scores, lengths = diagnose(synthetic, read_parquet(candidates), read_parquet(provenance), doc_text, margin)
+    for name, frame in (("score_ratio.csv", scores), ("length_ratio.csv", lengths)):
+        with atomic_path(plots / name) as tmp:
+            frame.to_csv(tmp, index=False)
+    write_json(metrics, stats)
+    typer.echo(f"diagnose: {stats}")
+
+
+if __name__ == "__main__":
+    run(app)

@@ -1,0 +1,67 @@
+"""reflect_check: how often reflect drops known false negatives and keeps known true negatives (labelled check)."""
+
+from pathlib import Path
+
+import pandas as pd
+import typer
+
+from syneg.cli import config, run, setup
+from syneg.data import store
+from syneg.io import read_parquet, write_json, write_parquet
+from syneg.llm.asking import check_failed_share
+from syneg.llm.cache import AnswerCache
+from syneg.llm.config import LLMConfig, make_asker
+from syneg.params import load_section
+from syneg.reflect_check import CheckConfig, dense_ranking, run_check
+from syneg.reflection import ReflectConfig
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def main(
+    data: Path = typer.Option(Path("data/prepared"), help="The prepare stage's folder."),
+    pairs: Path = typer.Option(Path("data/mined/pairs.parquet"), help="Training pairs (query_id, pos_id)."),
+    out: Path = typer.Option(Path("data/reflect_check/labelled.parquet"), help="Every labelled candidate with "
+                             "each check's outcome."),
+    llm_cache: Path = typer.Option(Path("data/llm_cache/reflect_check"), help="Store of the paraphrase and "
+                                   "critique answers."),
+    metrics: Path = typer.Option(Path("metrics/reflect_check.json"), help="Share of each label each check drops."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; reads 'reflect_check', 'reflect', "
+                                "'llm' and 'model'."),
+) -> None:
+    """For 'reflect_check.pairs' training pairs, let the LLM rewrite the positive (a false negative) and an
+    unjudged, off-topic document (a true negative), run every reflect check on each, and report the share of
+    each label that the margin check, the critique, and both drop."""
+    setup("reflect_check")
+    cfg = config(CheckConfig, "reflect_check", params)
+    rcfg = config(ReflectConfig, "reflect", params)
+    llm = config(LLMConfig, "llm", params)
+    model = load_section("model", params)
+    if not llm.is_llm:  # the stand-in cannot paraphrase: say so in the metrics instead of measuring it
+        write_parquet(out, pd.DataFrame({"query_id": [], "pos_id": [], "label": [], "text": [], "reason": []}))
+        write_json(metrics, {"skipped": "llm.backend is offline, the rule-based stand-in: no LLM to paraphrase "
+                                        "or critique"})
+        typer.echo("reflect_check: skipped (offline stand-in)")
+        return
+    ds = store.load(data)
+    train = read_parquet(pairs)
+    ranked = dense_ranking(ds, sorted(set(train["query_id"])), model["base"], cfg.exclude_top,
+                           model["max_seq_length"], model["batch_size"])
+    cache = AnswerCache(llm_cache)
+    asker = make_asker(llm, cache)
+    try:
+        results, stats = run_check(ds, train, ranked, cfg, rcfg, asker, model["base"], model["max_seq_length"],
+                                   model["batch_size"])
+    finally:
+        asker.backend.close()
+        cache.close()
+    check_failed_share("reflect_check", stats["candidates"], stats.pop("failures"), llm.max_failed_share)
+    write_parquet(out, results)
+    write_json(metrics, stats)
+    typer.echo(f"reflect_check: FN dropped {stats.get('false_negatives_dropped')}, "
+               f"TN kept {stats.get('true_negatives_kept')}")
+
+
+if __name__ == "__main__":
+    run(app)
