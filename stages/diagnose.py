@@ -7,7 +7,7 @@ import typer
 
 from syneg.cli import run, setup
 from syneg.data import store
-from syneg.diagnostics import diagnose
+from syneg.diagnostics import diagnose, examples
 from syneg.io import atomic_path, read_parquet, write_json
 from syneg.params import load_section
 
@@ -23,12 +23,18 @@ def main(
     metrics: Path = typer.Option(Path("metrics/diagnostics.json"), help="Summaries of the distributions."),
     plots: Path = typer.Option(Path("metrics/plots"), help="Folder for score_ratio.csv and length_ratio.csv."),
     params: Path = typer.Option(Path("params.yaml"), help="Params file; reads 'reflect' (its margin)."),
+    examples_: int = typer.Option(0, "--examples", help="Print this many kept synthetic negatives (a seeded "
+                                  "sample) beside their query and positive, as markdown, and exit; writes nothing."),
 ) -> None:
     """Histograms of each negative's base-model score relative to its positive (synthetic vs retrieved), the
     count the model check flags, and each synthetic negative's word count relative to its positive."""
     setup("diagnose")
     margin = float(load_section("reflect", params).get("relative_margin", 0.05))
     ds = store.load(data)
+    if examples_:
+        queries = dict(zip(ds.queries["query_id"], ds.queries["text"]))
+        typer.echo(examples(read_parquet(reflected / "kept.parquet"), queries, store.doc_texts(ds), examples_))
+        return
     synthetic = pd.concat([read_parquet(reflected / "kept.parquet").assign(reason=""),
                            read_parquet(reflected / "dropped.parquet")], ignore_index=True)
     doc_text = store.doc_texts(ds)  # the positive as the prompts show it: title and text

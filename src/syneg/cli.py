@@ -41,7 +41,8 @@ def run(app: Any) -> None:
 def setup(stage: str) -> None:
     """Quiet, timestamped logs; stable thread count so the same params give the same numbers."""
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {stage} %(levelname)s %(message)s")
-    for noisy in ("httpx", "openai", "sentence_transformers", "datasets", "transformers", "dvc", "urllib3", "faiss", "beir"):
+    for noisy in ("httpx", "httpx2", "openai", "sentence_transformers", "datasets", "transformers", "dvc", "urllib3",
+                  "faiss", "beir"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -84,3 +84,17 @@ def diagnose(synthetic: pd.DataFrame, candidates: pd.DataFrame, provenance: pd.D
         "length_within_25pct": round(float(np.mean(np.abs(len_ratio - 1) <= 0.25)), 4) if len(len_ratio) else None,
     }
     return metrics, scores, lengths
+
+
+def examples(kept: pd.DataFrame, queries: dict[str, str], doc_text: dict[str, str], n: int = 5, seed: int = 0,
+             width: int = 400) -> str:
+    """A markdown table of ``n`` kept synthetic negatives (a seeded sample) beside their query and positive."""
+    sample = kept.sample(n=min(n, len(kept)), random_state=seed).sort_values(["query_id", "neg_index"])
+    cut = lambda t: (t if len(t) <= width else t[: width - 3].rsplit(" ", 1)[0] + " ...").replace("|", "/")  # noqa
+    rows = ["| query | positive (start) | synthetic negative (start) | attributes | base-model score / positive's |",
+            "| --- | --- | --- | --- | --- |"]
+    for r in sample.itertuples(index=False):
+        attrs = ", ".join(str(getattr(r, k)) for k in ("domain", "difficulty", "length") if getattr(r, k, ""))
+        ratio = f"{r.neg_score / r.pos_score:.2f}" if pd.notna(getattr(r, "neg_score", None)) else "n/a"
+        rows.append(f"| {cut(queries[r.query_id])} | {cut(doc_text[r.pos_id])} | {cut(r.text)} | {attrs} | {ratio} |")
+    return "\n".join(rows)

@@ -95,7 +95,7 @@ def dropped_shares(frame: pd.DataFrame) -> dict[str, Any]:
             continue
         text = sub["reason"].str.startswith(TEXT_REASONS)
         margin = sub["margin_flag"].eq(True)
-        critique = sub["verdict"].eq("drop")
+        critique = sub["decision"].eq("drop")
         share = lambda m: round(float(m.mean()), 4)  # noqa: E731
         out[label] = {
             "n": int(len(sub)),
@@ -108,7 +108,9 @@ def dropped_shares(frame: pd.DataFrame) -> dict[str, Any]:
             },
             "critique_failed": int(sub["verdict"].eq("failed").sum()),
             "critique_verdicts": {k: int(v) for k, v in sub["verdict"].value_counts().sort_index().items() if k},
+            "critique_decisions": {k: int(v) for k, v in sub["decision"].value_counts().sort_index().items() if k},
             "critique_says_answers_query": share(sub["answers_query"].eq(True)),
+            "critique_says_on_topic": share(sub["on_topic"].eq(True)),
         }
     fn, tn = out.get("false_negative"), out.get("true_negative")
     if fn and tn:
@@ -132,18 +134,21 @@ def dense_ranking(ds: Dataset, query_ids: list[str], model: str, k: int, max_seq
 
 
 def run_check(ds: Dataset, pairs: pd.DataFrame, ranked: dict[str, list[str]], cfg: CheckConfig,
-              rcfg: ReflectConfig, asker: Asker, model: str, max_seq_length: int = 256,
+              rcfg: ReflectConfig, writer: Asker, judge: Asker, model: str, max_seq_length: int = 256,
               batch_size: int = 64) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Build the labelled candidates, reflect on them with every check, and measure (module docstring)."""
-    src = paraphrase(sources(ds, pairs, cfg, ranked), ds, asker)
+    """Build the labelled candidates (``writer`` paraphrases), reflect on them with every check (``judge``
+    critiques), and measure (module docstring)."""
+    src = paraphrase(sources(ds, pairs, cfg, ranked), ds, writer)
+    writer.backend.close()  # its work is done; a local model's server or weights are freed for the judge
     ok = src[src["error"] == ""].reset_index(drop=True)
     cand = ok.assign(neg_index=0, domain="", difficulty="", length="")
-    kept, dropped, _ = reflect(ds, cand, rcfg, model, max_seq_length, batch_size, Critic(asker), critique_all=True)
+    kept, dropped, _ = reflect(ds, cand, rcfg, model, max_seq_length, batch_size, Critic(judge), critique_all=True)
     results = pd.concat([kept.assign(reason=""), dropped], ignore_index=True)
     results = results.sort_values(["query_id", "pos_id", "label"], kind="stable").reset_index(drop=True)
     stats = {"pairs": int(len(src) // 2), "candidates": int(len(src)),
              "paraphrase_failed": int((src["error"] != "").sum()), **dropped_shares(results),
-             "model_check_reason": FALSE_NEGATIVE.split(":")[0], "llm": asker.stats()}
+             "model_check_reason": FALSE_NEGATIVE.split(":")[0],
+             "llm": {"paraphrase": writer.stats(), "critique": judge.stats()}}
     stats["failures"] = [e for e in src["error"] if e] + results.loc[results["verdict"] == "failed",
                                                                       "critique_reason"].tolist()
     return results, stats

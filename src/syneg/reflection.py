@@ -7,13 +7,16 @@ the cheap checks kept):
     3. ``duplicate``: the same text as an earlier negative of the same instance.
     4. ``likely false negative``: the base model scores it for the query above ``(1 - relative_margin)`` x
        the positive's score, the positive-aware rule mining uses (``model_check``).
-    5. ``critique``: with an LLM backend and ``critique: true``, the LLM states whether the candidate answers
-       the query, stays on its topic and keeps the attributes, and keeps, revises or drops it, with its reason.
-       A candidate it says answers the query is never kept unrevised, whatever its verdict. A revision
-       replaces the text and goes through checks 1, 2 and 4 again. A candidate whose critique failed (endpoint
-       down, invalid answers) is dropped as ``critique failed``: unchecked text is not trained on, and a rerun
-       asks again for exactly those. The offline stand-in has no LLM, so with it this check is skipped and the
-       metrics say so.
+    5. ``critique``: with an LLM backend and ``critique: true``, the LLM judges whether the candidate reports
+       the positive's finding about the query (``answers_query``), is on the query's topic and keeps the
+       attributes, and gives a verdict (keep / revise / drop) with its reason. What is applied
+       (``critique_decision``): ``judgments`` drops a candidate the LLM judges both on topic and answering the
+       query (a false negative must be both), else applies a ``revise`` verdict's revision, else keeps it;
+       ``verdict`` follows the verdict, except that a candidate judged to answer the query is never kept
+       unrevised. A revision replaces the text and goes through checks 1, 2 and 4 again. A candidate whose
+       critique failed (endpoint down, invalid answers) is dropped as ``critique failed``: unchecked text is
+       not trained on, and a rerun asks again for exactly those. The offline stand-in has no LLM, so with it
+       this check is skipped and the metrics say so.
 
 Candidates file (the reflect stage's input; synthesize writes one, and any other source can):
     a parquet, JSONL or CSV table with one row per candidate negative and the columns ``query_id``,
@@ -29,9 +32,11 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +47,7 @@ from syneg.llm.critic import Candidate, Critic
 from syneg.text_checks import garbled, shingle_jaccard
 
 FALSE_NEGATIVE = "likely false negative: scores near or above the positive"
+DECISIONS = ("judgments", "verdict")
 ATTRIBUTES = ("domain", "difficulty", "length")
 
 
@@ -55,6 +61,10 @@ class ReflectConfig:
         max_copy_jaccard: drop a candidate whose word 3-grams overlap the positive's more than this.
         min_words: drop shorter candidates.
         model_check: run the base-model check (4 in the module docstring).
+        critique_decision: ``judgments`` or ``verdict``: what of the critique is applied (5 in the module
+            docstring).
+        critique_temperature: sampling temperature of the critique (0: the judge's most likely answer), in
+            place of ``llm.temperature``.
     """
 
     critique: bool = True
@@ -62,6 +72,19 @@ class ReflectConfig:
     max_copy_jaccard: float = 0.5
     min_words: int = 8
     model_check: bool = True
+    critique_decision: str = "judgments"
+    critique_temperature: float | None = 0.0
+
+    def __post_init__(self) -> None:
+        if self.critique_decision not in DECISIONS:
+            raise ValueError(f"reflect.critique_decision is '{self.critique_decision}'; use {' or '.join(DECISIONS)}.")
+
+
+def critic_llm(llm: Any, cfg: ReflectConfig) -> Any:
+    """The ``llm`` section as the critique uses it: with ``critique_temperature`` in place of the temperature."""
+    if cfg.critique_temperature is None:
+        return llm
+    return dataclasses.replace(llm, temperature=float(cfg.critique_temperature))
 
 
 def read_candidates(path: str | Path, ds: Dataset) -> pd.DataFrame:
@@ -164,19 +187,21 @@ def _critique(neg: pd.DataFrame, rows: list[int], reasons: list[str], critic: Cr
             verdicts["failed"] += 1
             continue
         c = a.value
-        verdict = c.verdict
-        if c.answers_query and verdict == "keep":
-            verdict = "drop"  # a candidate that answers the query is a false negative, whatever the verdict
-            verdicts["keep_overruled"] += 1
-        verdicts[verdict] += 1
+        if cfg.critique_decision == "judgments":
+            false_negative = c.answers_query and c.on_topic
+            decision = "drop" if false_negative else "revise" if c.verdict == "revise" else "keep"
+        else:
+            decision = "drop" if c.answers_query and c.verdict == "keep" else c.verdict
+        verdicts[c.verdict] += 1
+        verdicts["decision_" + decision] += 1
         verdicts["flag_answers_query"] += c.answers_query
         verdicts["flag_off_topic"] += not c.on_topic
         verdicts["flag_breaks_attributes"] += not c.keeps_attributes
-        neg.at[i, "verdict"], neg.at[i, "critique_reason"] = verdict, c.reason
-        neg.at[i, "answers_query"] = bool(c.answers_query)
-        if verdict == "drop":
+        neg.at[i, "verdict"], neg.at[i, "decision"], neg.at[i, "critique_reason"] = c.verdict, decision, c.reason
+        neg.at[i, "answers_query"], neg.at[i, "on_topic"] = bool(c.answers_query), bool(c.on_topic)
+        if decision == "drop":
             reasons[i] = reasons[i] or f"critique drop: {c.reason}"
-        elif verdict == "revise" and not reasons[i]:
+        elif decision == "revise" and not reasons[i]:
             neg.at[i, "original_text"], neg.at[i, "text"] = neg.at[i, "text"], c.revised_document.strip()
             why = _text_problem(neg.at[i, "text"], dtext[neg.at[i, "pos_id"]], cfg)
             if why:
@@ -197,8 +222,8 @@ def reflect(ds: Dataset, negatives: pd.DataFrame, cfg: ReflectConfig, model: str
             each check on its own); their recorded reason stays the first check that failed.
 
     Returns:
-        ``(kept, dropped, stats)``; both tables keep the input columns and add ``verdict``,
-        ``critique_reason``, ``answers_query``, ``original_text`` (the text before an LLM revision, else
+        ``(kept, dropped, stats)``; both tables keep the input columns and add ``verdict`` (the LLM's),
+        ``decision`` (what was applied), ``critique_reason``, ``answers_query``, ``on_topic``, ``original_text`` (the text before an LLM revision, else
         empty), ``neg_score`` and ``pos_score`` (the base model's cosine for the query) and ``margin_flag``
         (the model check's flag); ``dropped`` adds ``reason``.
     """
@@ -206,8 +231,9 @@ def reflect(ds: Dataset, negatives: pd.DataFrame, cfg: ReflectConfig, model: str
     for col in ATTRIBUTES:
         if col not in neg.columns:
             neg[col] = ""
-    neg["verdict"], neg["critique_reason"], neg["original_text"] = "", "", ""
+    neg["verdict"], neg["decision"], neg["critique_reason"], neg["original_text"] = "", "", "", ""
     neg["answers_query"] = pd.Series([None] * len(neg), dtype="object")
+    neg["on_topic"] = pd.Series([None] * len(neg), dtype="object")
     neg["neg_score"], neg["pos_score"] = np.nan, np.nan
     neg["margin_flag"] = pd.Series([None] * len(neg), dtype="object")
     dtext = doc_texts(ds)
@@ -245,9 +271,9 @@ def reflect(ds: Dataset, negatives: pd.DataFrame, cfg: ReflectConfig, model: str
         stats["model_check_flagged"] = int(neg["margin_flag"].eq(True).sum())
     if critic is not None:
         stats["critiqued"] = int(sum(verdicts[k] for k in ("keep", "revise", "drop", "failed")))
-        stats["verdicts"] = {k: int(v) for k, v in sorted(verdicts.items())
-                             if not k.startswith("flag_") and k != "keep_overruled"}
-        stats["keep_overruled_answers_query"] = int(verdicts["keep_overruled"])
+        stats["critique_decision"] = cfg.critique_decision
+        stats["verdicts"] = {k: int(v) for k, v in sorted(verdicts.items()) if k in ("keep", "revise", "drop", "failed")}
+        stats["decisions"] = {k[9:]: int(v) for k, v in sorted(verdicts.items()) if k.startswith("decision_")}
         stats["critique_flags"] = {k[5:]: int(v) for k, v in sorted(verdicts.items()) if k.startswith("flag_")}
-        stats["revised_kept"] = int((kept["verdict"] == "revise").sum())
+        stats["revised_kept"] = int((kept["decision"] == "revise").sum())
     return kept, dropped, stats

@@ -155,11 +155,12 @@ class Asker:
                 bodies[i], keys[i] = self.request(convs[i], spec, fmt)
             replies: dict[int, Reply] = {}
             to_send: dict[str, list[int]] = defaultdict(list)
+            hits = []
             for i in pending:
                 hit = self.cache.get(keys[i])
                 if hit is not None:
                     replies[i] = Reply.from_cache(hit)
-                    self._account(replies[i], cached=True)
+                    hits.append(i)
                 else:
                     to_send[keys[i]].append(i)
             send_keys = list(to_send)
@@ -183,10 +184,12 @@ class Asker:
                 send(send_keys[:1])
                 probe = replies[to_send[send_keys[0]][0]]
                 if probe.format_rejected and self._fall_back():
-                    continue
+                    continue  # every request again in the weaker format, hits included (their keys change)
                 if not probe.error and not probe.format_rejected:
                     self._confirm()
                 send_keys = send_keys[1:]
+            for i in hits:
+                self._account(replies[i], cached=True)
             if send_keys:
                 send(send_keys)
             nxt = []

@@ -115,6 +115,17 @@ def server_command(binary: Path, model: Path, port: int, n_threads: int, n_ctx: 
             "--threads-batch", str(n_threads), "--n-gpu-layers", str(n_gpu_layers), "--jinja", "--no-webui"]
 
 
+def _die_with_parent() -> None:
+    """In the child: end with the stage that started it, even when the stage is killed with ``kill -9``."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: stop() and __del__ still end it in every other case
+        pass
+
+
 class LlamaServer:
     """A ``llama-server`` process on a free port of 127.0.0.1; :meth:`stop` ends it (so does garbage)."""
 
@@ -139,7 +150,8 @@ class LlamaServer:
         log.info("starting llama-server on port %d (%d slots, %d threads); log: %s", self.port, self.parallel,
                  self.n_threads, self.log_path)
         with open(self.log_path, "ab") as logf:
-            self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         preexec_fn=_die_with_parent)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -170,16 +170,15 @@ class LlamaCppBackend(ChatBackend):
         return p.t_p_eval_ms, p.t_eval_ms, p.n_p_eval, p.n_eval
 
     def _complete_in_process(self, bodies, on_reply, desc) -> None:
+        from syneg.llm.openai_backend import reply_from_completion
+
         llm = self._load()
         bar = tqdm(total=len(bodies), desc=desc or "llm: llamacpp", unit="req")
         try:
             for j, body in enumerate(bodies):
                 before = self._perf()
                 try:
-                    resp = llm.create_chat_completion(**{k: v for k, v in body.items()})
-                    from syneg.llm.openai_backend import reply_from_completion
-
-                    reply = reply_from_completion(resp)
+                    reply = reply_from_completion(llm.create_chat_completion(**body))
                 except Exception as exc:  # noqa: BLE001 - a failed generation is this request's failure
                     reply = Reply(error=f"generation: {type(exc).__name__}: {exc}"[:300])
                 after = self._perf()
