@@ -40,7 +40,7 @@ def main(
     ds = store.load(data)
     candidates = read_candidates(synthetic, ds)
     cache = AnswerCache(llm_cache)
-    critic = Critic(make_asker(critic_llm(llm, cfg), cache)) if cfg.critique and llm.is_llm else None
+    critic = Critic(make_asker(critic_llm(llm, cfg), cache), cfg.revise) if cfg.critique and llm.is_llm else None
     start = time.perf_counter()
     try:
         kept, dropped, stats = reflect(ds, candidates, cfg, model["base"], model["max_seq_length"],

@@ -142,7 +142,8 @@ def run_check(ds: Dataset, pairs: pd.DataFrame, ranked: dict[str, list[str]], cf
     writer.backend.close()  # its work is done; a local model's server or weights are freed for the judge
     ok = src[src["error"] == ""].reset_index(drop=True)
     cand = ok.assign(neg_index=0, domain="", difficulty="", length="")
-    kept, dropped, _ = reflect(ds, cand, rcfg, model, max_seq_length, batch_size, Critic(judge), critique_all=True)
+    kept, dropped, _ = reflect(ds, cand, rcfg, model, max_seq_length, batch_size, Critic(judge, rcfg.revise),
+                          critique_all=True)
     results = pd.concat([kept.assign(reason=""), dropped], ignore_index=True)
     results = results.sort_values(["query_id", "pos_id", "label"], kind="stable").reset_index(drop=True)
     stats = {"pairs": int(len(src) // 2), "candidates": int(len(src)),

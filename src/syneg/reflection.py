@@ -65,6 +65,9 @@ class ReflectConfig:
             docstring).
         critique_temperature: sampling temperature of the critique (0: the judge's most likely answer), in
             place of ``llm.temperature``.
+        critique_max_tokens: the most tokens of a critique answer, in place of ``llm.max_tokens``.
+        revise: ask the critique for a revised document with a "revise" verdict; without it, "revise" keeps
+            the candidate as it is.
     """
 
     critique: bool = True
@@ -74,6 +77,8 @@ class ReflectConfig:
     model_check: bool = True
     critique_decision: str = "judgments"
     critique_temperature: float | None = 0.0
+    critique_max_tokens: int | None = 512
+    revise: bool = False
 
     def __post_init__(self) -> None:
         if self.critique_decision not in DECISIONS:
@@ -81,10 +86,13 @@ class ReflectConfig:
 
 
 def critic_llm(llm: Any, cfg: ReflectConfig) -> Any:
-    """The ``llm`` section as the critique uses it: with ``critique_temperature`` in place of the temperature."""
-    if cfg.critique_temperature is None:
-        return llm
-    return dataclasses.replace(llm, temperature=float(cfg.critique_temperature))
+    """The ``llm`` section as the critique uses it: its own temperature and answer length, when set."""
+    changes: dict[str, Any] = {}
+    if cfg.critique_temperature is not None:
+        changes["temperature"] = float(cfg.critique_temperature)
+    if cfg.critique_max_tokens is not None:
+        changes["max_tokens"] = int(cfg.critique_max_tokens)
+    return dataclasses.replace(llm, **changes) if changes else llm
 
 
 def read_candidates(path: str | Path, ds: Dataset) -> pd.DataFrame:
@@ -201,7 +209,7 @@ def _critique(neg: pd.DataFrame, rows: list[int], reasons: list[str], critic: Cr
         neg.at[i, "answers_query"], neg.at[i, "on_topic"] = bool(c.answers_query), bool(c.on_topic)
         if decision == "drop":
             reasons[i] = reasons[i] or f"critique drop: {c.reason}"
-        elif decision == "revise" and not reasons[i]:
+        elif decision == "revise" and c.revised_document.strip() and not reasons[i]:
             neg.at[i, "original_text"], neg.at[i, "text"] = neg.at[i, "text"], c.revised_document.strip()
             why = _text_problem(neg.at[i, "text"], dtext[neg.at[i, "pos_id"]], cfg)
             if why:

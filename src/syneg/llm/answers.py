@@ -38,8 +38,8 @@ class SynthesisAnswer(BaseModel):
         return [v.strip() for v in value]
 
 
-class CritiqueAnswer(BaseModel):
-    """The critique prompt's answer: three checks, a verdict, its reason, and the revision when revising."""
+class CritiqueJudgment(BaseModel):
+    """The critique prompt's answer: three judgments, a verdict and its reason."""
 
     answers_query: bool
     on_topic: bool
@@ -47,6 +47,10 @@ class CritiqueAnswer(BaseModel):
     verdict: Literal["keep", "revise", "drop"]
     reason: str
     revised_document: str = ""
+
+
+class CritiqueAnswer(CritiqueJudgment):
+    """The critique prompt's answer when revisions are asked for: a verdict "revise" brings the revision."""
 
     @model_validator(mode="after")
     def _revision_present(self) -> "CritiqueAnswer":
@@ -91,15 +95,19 @@ def synthesis_spec(num_negatives: int, reasoning: bool = True) -> AnswerSpec:
     return AnswerSpec(SynthesisAnswer, _strict("hard_negatives", props))
 
 
-# The reason comes first: a model that must state it before the verdict reasons before it decides.
-CRITIQUE_SPEC = AnswerSpec(CritiqueAnswer, _strict("critique", {
-    "reason": {"type": "string"},
-    "answers_query": {"type": "boolean"},
-    "on_topic": {"type": "boolean"},
-    "keeps_attributes": {"type": "boolean"},
-    "verdict": {"type": "string", "enum": ["keep", "revise", "drop"]},
-    "revised_document": {"type": "string"},
-}))
+def critique_spec(revise: bool = True) -> AnswerSpec:
+    """The critique's answer. The judgments come first, so that they are made before any wandering reason;
+    ``revise=False`` leaves out the revised document (a verdict "revise" then keeps the candidate as it is)."""
+    props: dict[str, Any] = {
+        "answers_query": {"type": "boolean"},
+        "on_topic": {"type": "boolean"},
+        "keeps_attributes": {"type": "boolean"},
+        "verdict": {"type": "string", "enum": ["keep", "revise", "drop"]},
+        "reason": {"type": "string"},
+    }
+    if revise:
+        props["revised_document"] = {"type": "string"}
+    return AnswerSpec(CritiqueAnswer if revise else CritiqueJudgment, _strict("critique", props))
 
 
 class AnswerError(ValueError):
@@ -145,3 +153,5 @@ def parse(content: str | None, spec: AnswerSpec) -> BaseModel:
         raise AnswerError("schema", f"{where}: {first['msg']}") from None
 
 PARAPHRASE_SPEC = AnswerSpec(ParaphraseAnswer, _strict("paraphrase", {"paraphrase": {"type": "string"}}))
+
+CRITIQUE_SPEC = critique_spec(revise=True)

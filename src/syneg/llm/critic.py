@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from syneg.llm.answers import CRITIQUE_SPEC
+from syneg.llm.answers import critique_spec
 from syneg.llm.asking import Asked, Asker
 from syneg.llm.prompt import render_critique
 
@@ -32,14 +32,19 @@ class Candidate:
 
 
 class Critic:
-    """Asks the configured LLM for a :class:`~syneg.llm.answers.CritiqueAnswer` per candidate."""
+    """Asks the configured LLM for a :class:`~syneg.llm.answers.CritiqueJudgment` per candidate.
 
-    def __init__(self, asker: Asker):
-        self.asker = asker
+    Args:
+        asker: the backend and answer store.
+        revise: ask for a revised document with a "revise" verdict (a longer, costlier answer).
+    """
+
+    def __init__(self, asker: Asker, revise: bool = True):
+        self.asker, self.revise = asker, revise
 
     def critique(self, candidates: Sequence[Candidate]) -> list[Asked]:
-        prompts = [render_critique(c.query, c.positive, c.text, c.attributes) for c in candidates]
-        return self.asker.ask(prompts, CRITIQUE_SPEC, desc="reflect: critique")
+        prompts = [render_critique(c.query, c.positive, c.text, c.attributes, self.revise) for c in candidates]
+        return self.asker.ask(prompts, critique_spec(self.revise), desc="reflect: critique")
 
     def stats(self) -> dict[str, Any]:
         return self.asker.stats()

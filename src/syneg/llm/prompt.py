@@ -66,15 +66,16 @@ def render_synthesis(query: str, positive: str, attributes: dict[str, str], num_
     ).strip() + "\n"
 
 
-def render_critique(query: str, positive: str, candidate: str, attributes: dict[str, str]) -> str:
-    """The critique prompt for one synthetic negative of an instance with ``attributes`` (may be empty)."""
+def render_critique(query: str, positive: str, candidate: str, attributes: dict[str, str], revise: bool = True) -> str:
+    """The critique prompt for one candidate negative of an instance with ``attributes`` (may be empty);
+    ``revise``: ask for a revised document with a "revise" verdict."""
     example = json.dumps({"user_query": query, "positive_document": positive, "candidate": candidate},
                          ensure_ascii=False)
     return template("critique").render(
         attributes=bool(attributes.get("difficulty") or attributes.get("length")), example=example,
         domain_name=attributes.get("domain", ""), difficult_level=attributes.get("difficulty", "any level"),
         length=attributes.get("length", "about the same as"), positive_words=len(positive.split()),
-        candidate_words=len(candidate.split()), query=query, candidate=candidate,
+        candidate_words=len(candidate.split()), revise=revise,
     ).strip() + "\n"
 
 
