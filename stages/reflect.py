@@ -56,6 +56,7 @@ def main(
     elif cfg.critique:
         stats["critique"] = "skipped: llm.backend is offline, the rule-based stand-in has no LLM to ask"
     stats["wall_seconds"] = round(time.perf_counter() - start, 1)
+    llm_cache.mkdir(parents=True, exist_ok=True)  # a DVC output even when nothing was asked (the stand-in)
     write_parquet(out / "kept.parquet", kept)
     write_parquet(out / "dropped.parquet", dropped)
     write_json(metrics, stats)

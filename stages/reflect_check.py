@@ -39,6 +39,7 @@ def main(
     llm = config(LLMConfig, "llm", params)
     model = load_section("model", params)
     if not llm.is_llm:  # the stand-in cannot paraphrase: say so in the metrics instead of measuring it
+        llm_cache.mkdir(parents=True, exist_ok=True)
         write_parquet(out, pd.DataFrame({"query_id": [], "pos_id": [], "label": [], "text": [], "reason": []}))
         write_json(metrics, {"skipped": "llm.backend is offline, the rule-based stand-in: no LLM to paraphrase "
                                         "or critique"})

@@ -53,6 +53,7 @@ def main(
         cache.close()
     # Failure is never success: past the allowed share, exit non-zero so DVC records nothing.
     check_failed_share("synthesize", len(items), failures["reason"].tolist(), llm.max_failed_share)
+    llm_cache.mkdir(parents=True, exist_ok=True)  # a DVC output even when nothing was asked (the stand-in)
     write_parquet(out / "negatives.parquet", negatives)
     write_parquet(out / "failures.parquet", failures)
     stats = {

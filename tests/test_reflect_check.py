@@ -28,3 +28,18 @@ def test_shares_per_check_and_the_goal():
                                                    "margin_or_critique": 1.0, "reflect": 1.0}
     assert out["true_negative"]["dropped_by"]["critique"] == 0.5 and out["true_negatives_kept"] == 0.5
     assert out["false_negatives_dropped"] == 1.0 and out["goal_met"] is False
+
+
+def test_the_critique_gate_is_chosen_on_one_half_and_measured_on_the_other():
+    from syneg.reflect_check import split_half
+
+    rows = []
+    for q in range(8):  # a false negative scoring like its positive, an off-topic true negative far below
+        rows.append((f"q{q}", "false_negative", 0.98, "drop"))
+        rows.append((f"q{q}", "true_negative", 0.65 if q % 4 < 2 else 0.2, "drop"))  # the judge says drop to all
+    frame = pd.DataFrame(rows, columns=["query_id", "label", "neg_score", "decision"]).assign(
+        pos_score=1.0, reason="", margin_flag=False)
+    out = split_half(frame)
+    for half in out.values():  # any gate above 0.65 keeps every true negative and drops every false negative
+        assert half["ratio_chosen_on_other_half"] == 0.7
+        assert half["false_negatives_dropped"] == 1.0 and half["true_negatives_kept"] == 1.0

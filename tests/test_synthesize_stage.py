@@ -29,8 +29,8 @@ def answer(body, n):
     """Deterministic per prompt, so an interrupted run and an uninterrupted one can be compared."""
     prompt = body["messages"][0]["content"]
     if "[Checks]" in prompt:  # the reflect stage's critique
-        verdict = "drop" if "-1 discusses" in prompt else "keep"
-        return 200, completion(json.dumps({"answers_query": False, "on_topic": verdict == "keep",
+        verdict = "drop" if "-1 discusses" in prompt else "keep"  # the second negative: judged a false negative
+        return 200, completion(json.dumps({"answers_query": verdict == "drop", "on_topic": True,
                                            "keeps_attributes": True, "verdict": verdict, "reason": "test",
                                            "revised_document": ""})), {}
     h = hashlib.sha256(prompt.encode()).hexdigest()[:8]
@@ -168,9 +168,8 @@ def test_too_many_failed_items_fail_the_stage_in_one_line_and_a_rerun_asks_only_
         assert res.returncode == 1
         lines = res.stderr.strip().splitlines()
         assert lines[-1] == ("error: synthesize: 10 of 40 items failed (25.0% > llm.max_failed_share 2.0%); top "
-                             "reasons: http_500 x10 (Error code: 500 - {'error': {'message': 'model overloaded', "
-                             "'type': 'test', 'code': None}}). Fix the cause and run the stage again: stored "
-                             "answers are kept and only the failed items are asked again.")
+                             "reasons: http_500 x10 (Error code: 500 - model overloaded). Fix the cause and run the stage "
+                             "again: stored answers are kept and only the failed items are asked again.")
         assert not (project / "data/synthetic/negatives.parquet").exists()
         assert len(stored_conversations(project)) == 30
         down["on"] = False

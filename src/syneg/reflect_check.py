@@ -95,7 +95,7 @@ def dropped_shares(frame: pd.DataFrame) -> dict[str, Any]:
             continue
         text = sub["reason"].str.startswith(TEXT_REASONS)
         margin = sub["margin_flag"].eq(True)
-        critique = sub["decision"].eq("drop")
+        critique = sub["decision"].eq("drop")  # the critique's own decision, wherever the candidate scores
         share = lambda m: round(float(m.mean()), 4)  # noqa: E731
         out[label] = {
             "n": int(len(sub)),
@@ -104,7 +104,7 @@ def dropped_shares(frame: pd.DataFrame) -> dict[str, Any]:
                 "margin_check": share(margin),
                 "critique": share(critique),
                 "margin_or_critique": share(margin | critique),
-                "reflect": share(sub["reason"] != ""),
+                "reflect": share(sub["reason"] != ""),  # as the stage applies them: text, margin, gated critique
             },
             "critique_failed": int(sub["verdict"].eq("failed").sum()),
             "critique_verdicts": {k: int(v) for k, v in sub["verdict"].value_counts().sort_index().items() if k},
@@ -133,6 +133,32 @@ def dense_ranking(ds: Dataset, query_ids: list[str], model: str, k: int, max_seq
     return {q: doc_ids[row].tolist() for q, row in zip(query_ids, idx)}
 
 
+GRID = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)
+
+
+def split_half(frame: pd.DataFrame) -> dict[str, Any]:
+    """How the critique's score-ratio gate generalises: for each half of the queries, the grid value that is
+    best (highest of the two goal shares' minimum) on the other half, and the shares it gives on this one."""
+    ratio = frame["neg_score"] / frame["pos_score"]
+    cheap = frame["reason"].str.startswith(TEXT_REASONS) | frame["margin_flag"].eq(True)
+    raw = frame["decision"].eq("drop")
+    queries = sorted(frame["query_id"].unique())
+    half = frame["query_id"].map({q: i % 2 for i, q in enumerate(queries)})
+
+    def shares(mask: pd.Series, lo: float) -> tuple[float, float]:
+        dropped = (cheap | (raw & (ratio >= lo)))[mask]
+        label = frame.loc[mask, "label"]
+        return round(float(dropped[label == "false_negative"].mean()), 4), \
+            round(float(1 - dropped[label == "true_negative"].mean()), 4)
+
+    out = {}
+    for h in (0, 1):
+        best = max(GRID, key=lambda lo: min(shares(half != h, lo)))
+        fn, tn = shares(half == h, best)
+        out[f"half_{h}"] = {"ratio_chosen_on_other_half": best, "false_negatives_dropped": fn, "true_negatives_kept": tn}
+    return out
+
+
 def run_check(ds: Dataset, pairs: pd.DataFrame, ranked: dict[str, list[str]], cfg: CheckConfig,
               rcfg: ReflectConfig, writer: Asker, judge: Asker, model: str, max_seq_length: int = 256,
               batch_size: int = 64) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -149,6 +175,7 @@ def run_check(ds: Dataset, pairs: pd.DataFrame, ranked: dict[str, list[str]], cf
     stats = {"pairs": int(len(src) // 2), "candidates": int(len(src)),
              "paraphrase_failed": int((src["error"] != "").sum()), **dropped_shares(results),
              "model_check_reason": FALSE_NEGATIVE.split(":")[0],
+             "critique_min_score_ratio": rcfg.critique_min_score_ratio, "split_half": split_half(results),
              "llm": {"paraphrase": writer.stats(), "critique": judge.stats()}}
     stats["failures"] = [e for e in src["error"] if e] + results.loc[results["verdict"] == "failed",
                                                                       "critique_reason"].tolist()

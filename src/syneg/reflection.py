@@ -13,7 +13,10 @@ the cheap checks kept):
        (``critique_decision``): ``judgments`` drops a candidate the LLM judges both on topic and answering the
        query (a false negative must be both), else applies a ``revise`` verdict's revision, else keeps it;
        ``verdict`` follows the verdict, except that a candidate judged to answer the query is never kept
-       unrevised. A revision replaces the text and goes through checks 1, 2 and 4 again. A candidate whose
+       unrevised. With the model check on, the LLM is asked only about candidates the base model scores at
+       least ``critique_min_score_ratio`` of the positive (0.7): below that, a candidate is too far from the
+       query to report the positive's finding, and the 1.5B judge's yes-bias would only cost true negatives
+       (``metrics/reflect_check.json`` measures both). A revision replaces the text and goes through checks 1, 2 and 4 again. A candidate whose
        critique failed (endpoint down, invalid answers) is dropped as ``critique failed``: unchecked text is
        not trained on, and a rerun asks again for exactly those. The offline stand-in has no LLM, so with it
        this check is skipped and the metrics say so.
@@ -66,6 +69,8 @@ class ReflectConfig:
         critique_temperature: sampling temperature of the critique (0: the judge's most likely answer), in
             place of ``llm.temperature``.
         critique_max_tokens: the most tokens of a critique answer, in place of ``llm.max_tokens``.
+        critique_min_score_ratio: the critique is asked about, and its drop applied to, only candidates the base
+            model scores at least this share of the positive's score (with ``model_check``).
         revise: ask the critique for a revised document with a "revise" verdict; without it, "revise" keeps
             the candidate as it is.
     """
@@ -78,6 +83,7 @@ class ReflectConfig:
     critique_decision: str = "judgments"
     critique_temperature: float | None = 0.0
     critique_max_tokens: int | None = 512
+    critique_min_score_ratio: float = 0.7
     revise: bool = False
 
     def __post_init__(self) -> None:
@@ -207,8 +213,15 @@ def _critique(neg: pd.DataFrame, rows: list[int], reasons: list[str], critic: Cr
         verdicts["flag_breaks_attributes"] += not c.keeps_attributes
         neg.at[i, "verdict"], neg.at[i, "decision"], neg.at[i, "critique_reason"] = c.verdict, decision, c.reason
         neg.at[i, "answers_query"], neg.at[i, "on_topic"] = bool(c.answers_query), bool(c.on_topic)
-        if decision == "drop":
+        # The critique's drop applies where the margin check is unsure: a candidate the base model scores far
+        # below the positive cannot be reporting its finding, and a yes-biased judge would only cost it.
+        ratio = neg.at[i, "neg_score"] / neg.at[i, "pos_score"] if pd.notna(neg.at[i, "neg_score"]) else np.inf
+        applied = decision == "drop" and ratio >= cfg.critique_min_score_ratio
+        neg.at[i, "critique_applied"] = applied
+        if applied:
             reasons[i] = reasons[i] or f"critique drop: {c.reason}"
+        elif decision == "drop":
+            verdicts["drop_below_ratio"] += 1
         elif decision == "revise" and c.revised_document.strip() and not reasons[i]:
             neg.at[i, "original_text"], neg.at[i, "text"] = neg.at[i, "text"], c.revised_document.strip()
             why = _text_problem(neg.at[i, "text"], dtext[neg.at[i, "pos_id"]], cfg)
@@ -244,6 +257,7 @@ def reflect(ds: Dataset, negatives: pd.DataFrame, cfg: ReflectConfig, model: str
     neg["on_topic"] = pd.Series([None] * len(neg), dtype="object")
     neg["neg_score"], neg["pos_score"] = np.nan, np.nan
     neg["margin_flag"] = pd.Series([None] * len(neg), dtype="object")
+    neg["critique_applied"] = False
     dtext = doc_texts(ds)
     reasons = []
     seen: set[tuple[str, str, str]] = set()
@@ -259,7 +273,13 @@ def reflect(ds: Dataset, negatives: pd.DataFrame, cfg: ReflectConfig, model: str
         _model_check(neg, [i for i, r in enumerate(reasons) if not r or critique_all], reasons, scorer, cfg)
     verdicts: Counter = Counter()
     if critic is not None and len(neg):
-        ask = [i for i, r in enumerate(reasons) if not r or (critique_all and not r.startswith(("empty", "garbled")))]
+        def wanted(i: int) -> bool:  # cheap checks first; the LLM only where its drop could apply
+            if critique_all:
+                return not reasons[i].startswith(("empty", "garbled"))
+            below = scorer is not None and neg.at[i, "neg_score"] < cfg.critique_min_score_ratio * neg.at[i, "pos_score"]
+            return not reasons[i] and not below
+
+        ask = [i for i in range(len(neg)) if wanted(i)]
         verdicts, revised = _critique(neg, ask, reasons, critic, ds, dtext, cfg)
         if scorer is not None:
             _model_check(neg, revised, reasons, scorer, cfg)
@@ -280,6 +300,7 @@ def reflect(ds: Dataset, negatives: pd.DataFrame, cfg: ReflectConfig, model: str
     if critic is not None:
         stats["critiqued"] = int(sum(verdicts[k] for k in ("keep", "revise", "drop", "failed")))
         stats["critique_decision"] = cfg.critique_decision
+        stats["critique_drops_not_applied_below_ratio"] = int(verdicts["drop_below_ratio"])
         stats["verdicts"] = {k: int(v) for k, v in sorted(verdicts.items()) if k in ("keep", "revise", "drop", "failed")}
         stats["decisions"] = {k[9:]: int(v) for k, v in sorted(verdicts.items()) if k.startswith("decision_")}
         stats["critique_flags"] = {k[5:]: int(v) for k, v in sorted(verdicts.items()) if k.startswith("flag_")}
