@@ -7,7 +7,7 @@ import typer
 
 from syneg.cli import config, run, setup
 from syneg.data import store
-from syneg.io import write_json, write_parquet
+from syneg.io import split_timings, write_json, write_parquet, write_timings
 from syneg.llm.asking import check_failed_share
 from syneg.llm.cache import AnswerCache
 from syneg.llm.config import LLMConfig, make_asker
@@ -59,8 +59,10 @@ def main(
     llm_cache.mkdir(parents=True, exist_ok=True)  # a DVC output even when nothing was asked (the stand-in)
     write_parquet(out / "kept.parquet", kept)
     write_parquet(out / "dropped.parquet", dropped)
+    timings = split_timings(stats)
     write_json(metrics, stats)
-    typer.echo(f"reflected: {stats}")
+    write_timings("reflect", timings)
+    typer.echo(f"reflected: {stats} {timings}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import typer
 
 from syneg.cli import config, run, setup
 from syneg.data import store
-from syneg.io import read_parquet, write_json, write_parquet
+from syneg.io import read_parquet, split_timings, write_json, write_parquet, write_timings
 from syneg.llm.asking import check_failed_share
 from syneg.llm.cache import AnswerCache
 from syneg.llm.config import LLMConfig, make_asker
@@ -61,6 +61,7 @@ def main(
         cache.close()
     check_failed_share("reflect_check", stats["candidates"], stats.pop("failures"), llm.max_failed_share)
     write_parquet(out, results)
+    write_timings("reflect_check", split_timings(stats))
     write_json(metrics, stats)
     typer.echo(f"reflect_check: FN dropped {stats.get('false_negatives_dropped')}, "
                f"TN kept {stats.get('true_negatives_kept')}")

@@ -7,7 +7,7 @@ import typer
 
 from syneg.cli import config, run, setup
 from syneg.data import store
-from syneg.io import read_json, read_parquet, write_json, write_parquet
+from syneg.io import read_json, read_parquet, split_timings, write_json, write_parquet, write_timings
 from syneg.llm.asking import check_failed_share
 from syneg.llm.cache import AnswerCache
 from syneg.llm.config import LLMConfig
@@ -67,8 +67,10 @@ def main(
         **{k: v for k, v in gen.stats().items() if k != "failures_by_reason"},
         "wall_seconds": round(time.perf_counter() - start, 1),
     }
+    timings = split_timings(stats)
     write_json(metrics, stats)
-    typer.echo(f"synthesized: {stats}")
+    write_timings("synthesize", timings)
+    typer.echo(f"synthesized: {stats} {timings}")
 
 
 if __name__ == "__main__":

@@ -56,3 +56,32 @@ def write_parquet(path: str | os.PathLike, frame: pd.DataFrame) -> None:
 
 def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
     return pd.read_parquet(path)
+
+
+TIMINGS = Path("timings")  # untracked: wall-clock figures would make equal runs give unequal metrics files
+
+
+def split_timings(stats: dict[str, Any]) -> dict[str, Any]:
+    """Move every wall-clock figure (keys ending in ``seconds`` or ``per_second``) out of ``stats``, nested
+    blocks included, and return them; what stays is the same for equal runs.
+
+    Example:
+        >>> s = {"requests": 3, "wall_seconds": 2.5, "engine": {"tokens": 9, "tokens_per_second": 3.6}}
+        >>> split_timings(s), s
+        ({'wall_seconds': 2.5, 'engine': {'tokens_per_second': 3.6}}, {'requests': 3, 'engine': {'tokens': 9}})
+    """
+    out: dict[str, Any] = {}
+    for key in list(stats):
+        value = stats[key]
+        if isinstance(value, dict):
+            inner = split_timings(value)
+            if inner:
+                out[key] = inner
+        elif key.endswith(("seconds", "per_second")):
+            out[key] = stats.pop(key)
+    return out
+
+
+def write_timings(stage: str, timings: dict[str, Any]) -> None:
+    """Write a stage's wall-clock figures to ``timings/<stage>.json`` (not tracked by git or DVC)."""
+    write_json(TIMINGS / f"{stage}.json", timings)
