@@ -111,4 +111,11 @@ def test_a_stage_that_could_not_do_its_work_fails_and_dvc_records_nothing(projec
     assert re.search(r"error: synthesize: (\d+) of \1 items failed \(100.0% > llm.max_failed_share 10.0%\); "
                      r"top reasons: http_500", str(failed.value)), str(failed.value)[-1500:]
     assert (box.path / "dvc.lock").read_text() == lock_before  # nothing recorded
+    # DVC removed the stage's outputs before running it, so the next `dvc repro` reruns it ...
+    status = box.run("dvc", "status")
+    assert "synthesize:" in status and "up to date" not in status, status
+    # ... and, the model back, that rerun gives what was recorded before (nothing downstream reruns).
+    out = box.run("dvc", "repro")
+    assert "Running stage 'synthesize'" in out and "Running stage 'train'" not in out, out[-1500:]
+    assert (box.path / "dvc.lock").read_text() == lock_before
     assert "up to date" in box.run("dvc", "status")
