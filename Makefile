@@ -18,7 +18,7 @@ endif
 BUILD  := env CMAKE_ARGS="-DGGML_NATIVE=ON" CFLAGS="$(NO_AMX)" CXXFLAGS="$(NO_AMX)"
 LLAMA_SERVER := .cache/syneg/bin/llama-server
 
-.PHONY: setup repro test bench cost model llama-server clean-cache
+.PHONY: setup repro test bench cost model llama-server clean-cache reproduce
 
 $(VENV)/.installed: requirements/constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,3 +52,7 @@ model: setup
 
 clean-cache:
 	rm -rf .cache/syneg
+
+# every condition of src/syneg/reproductions.yaml: run it, print each score OK or FAIL with the difference
+reproduce: setup
+	$(RUN) python -m syneg.reproduce

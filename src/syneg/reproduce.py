@@ -1,0 +1,157 @@
+"""Reproductions written down as data, in the style of Pyserini's ``2cr/*.yaml``, and the command that checks them.
+
+Each condition in ``reproductions.yaml`` names a system, the param overrides that make it, the command that
+runs it, and the scores it must give with a tolerance: published figures for the baselines, this project's
+measured figures for the fine-tuned runs. ``make reproduce`` runs every condition and prints one line per
+score, OK or FAIL with the difference.
+
+A condition without overrides is read from the workspace after ``dvc repro``; one with overrides runs as a
+temporary DVC experiment (``dvc exp run --temp -S ...``), which reuses every unchanged stage from DVC's run
+cache, and is read from that experiment's commit.
+
+Example:
+    >>> from syneg.reproduce import Score
+    >>> Score("finetuned.ndcg@10", expected=0.6887, tolerance=0.0005).check({"finetuned": {"ndcg@10": 0.6889}})
+    (True, 0.6889, 0.0002)
+
+    On the command line::
+
+        python -m syneg.reproduce                 # run and check every condition
+        python -m syneg.reproduce --no-run        # check what the workspace's metrics already say
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import typer
+import yaml
+
+CONDITIONS = Path(__file__).with_name("reproductions.yaml")
+
+
+class ReproductionError(RuntimeError):
+    """The conditions file is malformed or a command failed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Score:
+    """One expected figure: a dotted key into a metrics file, its value and the tolerance around it."""
+    key: str
+    expected: float
+    tolerance: float
+    source: str = ""
+
+    def check(self, metrics: dict) -> tuple[bool, float | None, float | None]:
+        """(within tolerance, the measured value, measured - expected); the value is None when absent."""
+        value: object = metrics
+        for part in self.key.split("."):
+            if not isinstance(value, dict) or part not in value:
+                return False, None, None
+            value = value[part]
+        diff = round(float(value) - self.expected, 6)
+        return abs(diff) <= self.tolerance + 1e-12, float(value), diff
+
+
+@dataclass(frozen=True)
+class Condition:
+    name: str
+    description: str
+    metrics_file: str
+    scores: tuple[Score, ...]
+    params: dict = field(default_factory=dict)
+
+    @property
+    def command(self) -> list[str]:
+        """The DVC command that produces this condition's metrics."""
+        if not self.params:
+            return ["dvc", "repro"]
+        sets = [arg for key, value in sorted(self.params.items()) for arg in ("-S", f"{key}={value}")]
+        return ["dvc", "exp", "run", "--temp", "--name", f"repro-{self.name}", *sets]
+
+
+def load_conditions(path: str | Path = CONDITIONS) -> list[Condition]:
+    """Parse a reproductions file; a malformed one raises with its path, the condition and the fix."""
+    path = Path(path)
+    data = yaml.safe_load(path.read_text()) or {}
+    conditions = []
+    for i, raw in enumerate(data.get("conditions") or []):
+        where = f"{path}: condition {i + 1} ({raw.get('name', 'unnamed')})"
+        try:
+            scores = tuple(Score(key, float(spec["expected"]), float(spec.get("tolerance", data["tolerance"])),
+                                 str(spec.get("source", ""))) for key, spec in raw["scores"].items())
+            conditions.append(Condition(str(raw["name"]), str(raw.get("description", "")),
+                                        str(raw["metrics_file"]), scores, dict(raw.get("params") or {})))
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise ReproductionError(f"{where}: bad or missing field {err}; each condition needs name, "
+                                    f"metrics_file and scores: {{key: {{expected, tolerance}}}}") from None
+    if not conditions:
+        raise ReproductionError(f"{path}: no conditions; add a `conditions:` list")
+    return conditions
+
+
+def _git_show(repo: Path, rev: str, file: str) -> dict:
+    done = subprocess.run(["git", "show", f"{rev}:{file}"], cwd=repo, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise ReproductionError(f"{file} is not in {rev}: {done.stderr.strip()}")
+    return json.loads(done.stdout)
+
+
+def _experiment_rev(repo: Path, name: str) -> str:
+    refs = subprocess.run(["git", "for-each-ref", "--format=%(objectname) %(refname)", "refs/exps"],
+                          cwd=repo, capture_output=True, text=True, check=True).stdout.split("\n")
+    hits = [line.split()[0] for line in refs if line.endswith(f"/{name}")]
+    if not hits:
+        raise ReproductionError(f"experiment {name} left no commit under refs/exps")
+    return hits[-1]
+
+
+def measure(condition: Condition, repo: str | Path = ".", run: bool = True) -> dict:
+    """The metrics of ``condition``: run its command (unless ``run`` is false), then read its metrics file."""
+    repo = Path(repo)
+    if run:
+        done = subprocess.run(condition.command, cwd=repo, capture_output=True, text=True)
+        if done.returncode != 0:
+            tail = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or ["no output"]
+            raise ReproductionError(f"{condition.name}: `{' '.join(condition.command)}` failed: {tail[0]}")
+    if condition.params:
+        if not run:
+            raise ReproductionError(f"{condition.name}: sets params, so it has to run (drop --no-run)")
+        return _git_show(repo, _experiment_rev(repo, f"repro-{condition.name}"), condition.metrics_file)
+    return json.loads((repo / condition.metrics_file).read_text())
+
+
+def check(conditions: list[Condition], repo: str | Path = ".", run: bool = True,
+          echo=print) -> bool:
+    """Measure every condition and print one line per score; True when all are within tolerance."""
+    all_ok = True
+    for condition in conditions:
+        metrics = measure(condition, repo, run)
+        for score in condition.scores:
+            ok, value, diff = score.check(metrics)
+            all_ok &= ok
+            shown = "missing" if value is None else f"{value:.4f} ({diff:+.4f})"
+            echo(f"{'OK  ' if ok else 'FAIL'} {condition.name:<22} {score.key:<22} expected "
+                 f"{score.expected:.4f} ± {score.tolerance:.4f}, got {shown}")
+    return all_ok
+
+
+def main(conditions: Path = typer.Option(CONDITIONS, help="The reproductions file."),
+         only: list[str] = typer.Option([], help="Check only these conditions (repeatable)."),
+         run: bool = typer.Option(True, help="--no-run: check the workspace's metrics without running."),
+         repo: Path = typer.Option(Path("."), help="The DVC project.")) -> None:
+    """Run every reproduction condition and print each score OK or FAIL with the difference."""
+    try:
+        todo = [c for c in load_conditions(conditions) if not only or c.name in only]
+        ok = check(todo, repo, run, echo=typer.echo)
+    except ReproductionError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
+    raise typer.Exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,47 @@
+import json
+
+import pytest
+
+from syneg.reproduce import CONDITIONS, Condition, ReproductionError, Score, check, load_conditions
+
+
+def test_the_committed_conditions_load_and_name_their_sources():
+    conditions = load_conditions(CONDITIONS)
+    names = [c.name for c in conditions]
+    assert "bm25-flat" in names and len(set(names)) == len(names)
+    assert all(score.tolerance > 0 for c in conditions for score in c.scores)
+
+
+def test_a_condition_with_params_runs_as_a_temporary_experiment():
+    plain = Condition("default", "", "metrics/evaluate.json", ())
+    assert plain.command == ["dvc", "repro"]
+    swept = Condition("retrieved-only", "", "metrics/evaluate.json", (), {"mix.ratio": 0})
+    assert swept.command == ["dvc", "exp", "run", "--temp", "--name", "repro-retrieved-only", "-S", "mix.ratio=0"]
+
+
+def test_scores_pass_within_tolerance_and_fail_outside_or_when_missing():
+    metrics = {"finetuned": {"ndcg@10": 0.6846}}
+    assert Score("finetuned.ndcg@10", 0.6850, 0.0005).check(metrics) == (True, 0.6846, -0.0004)
+    assert Score("finetuned.ndcg@10", 0.6887, 0.0005).check(metrics) == (False, 0.6846, -0.0041)
+    assert Score("finetuned.mrr@10", 0.65, 0.0005).check(metrics) == (False, None, None)
+
+
+def test_check_prints_one_line_per_score(tmp_path):
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "baselines.json").write_text(json.dumps({"bm25": {"ndcg@10": 0.67891}}))
+    conditions = [Condition("bm25-flat", "", "metrics/baselines.json",
+                            (Score("bm25.ndcg@10", 0.6789, 0.0005), Score("bm25.ndcg@10", 0.70, 0.0005)))]
+    lines = []
+    assert check(conditions, tmp_path, run=False, echo=lines.append) is False
+    assert lines[0].startswith("OK   bm25-flat") and "got 0.6789 (+0.0000)" in lines[0]
+    assert lines[1].startswith("FAIL bm25-flat") and "(-0.0211)" in lines[1]
+
+
+def test_a_malformed_file_names_the_condition_and_the_fix(tmp_path):
+    bad = tmp_path / "r.yaml"
+    bad.write_text("tolerance: 0.001\nconditions:\n  - name: x\n    scores: {a.b: {expected: 1}}\n")
+    with pytest.raises(ReproductionError, match=r"r.yaml: condition 1 \(x\): bad or missing field 'metrics_file'"):
+        load_conditions(bad)
+    (tmp_path / "empty.yaml").write_text("tolerance: 0.001\n")
+    with pytest.raises(ReproductionError, match="no conditions"):
+        load_conditions(tmp_path / "empty.yaml")
