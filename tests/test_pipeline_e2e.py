@@ -42,12 +42,14 @@ def test_repro_runs_every_stage_and_writes_metrics(project):
     diag = json.loads((proj / "metrics" / "diagnostics.json").read_text())
     assert diag["score_ratio"]["synthetic"]["n"] > 0 and diag["score_ratio"]["retrieved_used"]["n"] > 0
     plots = box.run("dvc", "plots", "show", "--json", stdout_only=True)
-    for name in ("negative_score_ratio", "synthetic_length_ratio", "ndcg_at_k"):
+    for name in ("negative_score_ratio", "synthetic_length_ratio", "ndcg_at_k", "train_loss", "grad_norm"):
         assert f'"{name}"' in plots
     mix = json.loads((proj / "metrics" / "mix.json").read_text())
     # hybrid: every instance that kept a synthetic negative and has mined candidates sees both kinds
     assert mix["synthetic"] > 0 and mix["instances_with_both_kinds"] >= 0.8 * mix["instances"]
     assert mix["negatives"] == mix["synthetic"] + mix["retrieved"] + mix["random"]
+    train = json.loads((proj / "metrics" / "train.json").read_text())
+    assert train["grad_norm_steps"] == train["steps"] and "seconds" not in train  # wall time: timings/train.json
 
 
 def test_second_repro_does_nothing(project):
