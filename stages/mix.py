@@ -21,16 +21,17 @@ def main(
     metrics: Path = typer.Option(Path("metrics/mix.json"), help="Counts of each kind of negative."),
     params: Path = typer.Option(Path("params.yaml"), help="Params file; reads 'mix'."),
 ) -> None:
-    """'mix.strategy' hybrid (every instance gets both kinds, the paper's method) or direct (dataset-level
-    pooling); 'mix.num_negatives' per instance; writes sentence-transformers' (anchor, positive,
-    negative_1..k) table."""
+    """'mix.strategy' hybrid (every instance gets both kinds, the paper's method), direct (dataset-level
+    pooling), synthetic_only or retrieved_only; 'mix.num_negatives' per instance; writes
+    sentence-transformers' (anchor, positive, negative_1..k) table."""
     setup("mix")
     cfg = config(MixConfig, "mix", params)
     train, provenance, stats = mix(store.load(data), read_parquet(mined / "pairs.parquet"),
                                    read_parquet(mined / "candidates.parquet"), read_parquet(synthetic), cfg)
     write_parquet(out / "train.parquet", train)
     write_parquet(out / "provenance.parquet", provenance)
-    write_json(metrics, {"strategy": cfg.strategy, "ratio": cfg.ratio, **stats})
+    write_json(metrics, {"strategy": cfg.strategy, "ratio": cfg.ratio, "synthetic_ratio": cfg.synthetic_ratio,
+                         **stats})
     typer.echo(f"mixed: {stats}")
 
 

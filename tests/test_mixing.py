@@ -39,6 +39,22 @@ def test_ratio_zero_is_retrieved_only_and_direct_pools_by_instance(tiny_ds):
     assert {"retrieved"} in kinds
 
 
+def test_single_kind_strategies_ignore_the_ratio_and_never_use_the_other_kind(tiny_ds):
+    _, prov, stats = mix(tiny_ds, *_inputs(tiny_ds), MixConfig(strategy="synthetic_only", ratio=0.2))
+    # 2 synthetic negatives per pair for 3 slots: the third is a random document, never a retrieved one
+    assert stats["synthetic"] == 4 and stats["retrieved"] == 0 and stats["random"] == 2
+    _, prov, stats = mix(tiny_ds, *_inputs(tiny_ds), MixConfig(strategy="retrieved_only", ratio=0.9))
+    assert stats["synthetic"] == 0 and stats["retrieved"] == 6
+    assert MixConfig(strategy="retrieved_only", ratio=0.9).synthetic_ratio == 0.0
+    # where retrieved candidates run out, retrieved_only fills with random documents, hybrid at ratio 0 with
+    # synthetic ones
+    pairs, cand, syn = _inputs(tiny_ds)
+    _, _, only = mix(tiny_ds, pairs, cand.iloc[:1], syn, MixConfig(strategy="retrieved_only"))
+    _, _, hybrid0 = mix(tiny_ds, pairs, cand.iloc[:1], syn, MixConfig(ratio=0.0))
+    assert only["synthetic"] == 0 and only["random"] == 5
+    assert hybrid0["synthetic"] == 4 and hybrid0["random"] == 1
+
+
 def test_missing_synthetic_is_filled_and_counted(tiny_ds):
     pairs, cand, syn = _inputs(tiny_ds)
     syn = syn[syn["query_id"] == "q1"]
@@ -56,7 +72,7 @@ def test_too_few_candidates_fall_back_to_random_non_positive_documents(tiny_ds):
 
 
 def test_bad_params_name_the_fix():
-    with pytest.raises(ValueError, match="use 'hybrid' or 'direct'"):
+    with pytest.raises(ValueError, match="use one of hybrid, direct, synthetic_only, retrieved_only"):
         MixConfig(strategy="mixed")
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         MixConfig(ratio=1.5)

@@ -2,7 +2,17 @@
 
 ``hybrid`` (the paper's method): every instance gets ``num_negatives`` negatives, ``ratio`` of them synthetic
 and the rest retrieved, so every query sees both kinds. ``direct`` (the paper's baseline): the two kinds are
-pooled at dataset level, so an instance sees only synthetic or only retrieved negatives.
+pooled at dataset level, so an instance sees only synthetic or only retrieved negatives. ``synthetic_only``
+and ``retrieved_only`` (the paper's other two rows) use one kind alone and ignore ``ratio``.
+
+What ``ratio`` means, per strategy:
+
+========================  ==========================================================================
+``hybrid``                the synthetic share of every instance's negatives
+``direct``                the share of instances whose negatives are all synthetic (the rest: all retrieved)
+``synthetic_only``        ignored (1): an instance short of synthetic negatives gets random documents
+``retrieved_only``        ignored (0): an instance short of retrieved negatives gets random documents
+========================  ==========================================================================
 
 ``ratio`` x ``num_negatives`` is rarely a whole number. :func:`synthetic_counts` rounds it so the dataset
 total is exact: every instance gets the floor, and a seeded choice of instances gets one more. With the
@@ -26,13 +36,18 @@ import pandas as pd
 from syneg.data.store import Dataset, doc_texts
 
 
+STRATEGIES = ("hybrid", "direct", "synthetic_only", "retrieved_only")
+
+
 @dataclass
 class MixConfig:
     """The ``mix`` section of params.yaml.
 
     Attributes:
-        strategy: ``hybrid`` (instance-level) or ``direct`` (dataset-level pooling).
-        ratio: share of negatives that are synthetic (0 = retrieved only, 1 = synthetic only).
+        strategy: ``hybrid`` (instance-level), ``direct`` (dataset-level pooling), ``synthetic_only`` or
+            ``retrieved_only``.
+        ratio: share of negatives that are synthetic, per instance (hybrid) or of instances (direct);
+            ignored by the two single-kind strategies.
         num_negatives: hard negatives per training instance.
         retrieved_sampling: ``top`` (best-ranked kept candidates first) or ``random`` (seeded, from the pool).
         seed: seeds rounding and sampling.
@@ -44,9 +59,14 @@ class MixConfig:
     retrieved_sampling: str = "top"
     seed: int = 42
 
+    @property
+    def synthetic_ratio(self) -> float:
+        """The synthetic share this strategy uses: ``ratio``, or 1 / 0 for the single-kind strategies."""
+        return {"synthetic_only": 1.0, "retrieved_only": 0.0}.get(self.strategy, float(self.ratio))
+
     def __post_init__(self) -> None:
-        if self.strategy not in ("hybrid", "direct"):
-            raise ValueError(f"mix.strategy is '{self.strategy}'; use 'hybrid' or 'direct'.")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"mix.strategy is '{self.strategy}'; use one of {', '.join(STRATEGIES)}.")
         if not 0.0 <= float(self.ratio) <= 1.0:
             raise ValueError(f"mix.ratio is {self.ratio}; use a share in [0, 1].")
         if self.num_negatives < 1:
@@ -92,20 +112,22 @@ def mix(ds: Dataset, pairs: pd.DataFrame, candidates: pd.DataFrame, synthetic: p
     retrieved = candidates.sort_values(["query_id", "pos_id", "rank"]).groupby(["query_id", "pos_id"])["doc_id"].agg(list)
     synth = synthetic.sort_values(["query_id", "pos_id", "neg_index"]).groupby(["query_id", "pos_id"])["text"].agg(list)
 
-    if cfg.strategy == "hybrid":
-        want_syn = synthetic_counts(n, cfg.ratio, k, cfg.seed)
-    else:
+    if cfg.strategy == "direct":
         chosen = np.zeros(n, dtype=bool)
         chosen[rng.permutation(n)[: int(round(cfg.ratio * n))]] = True
         want_syn = np.where(chosen, k, 0)
+    else:
+        want_syn = synthetic_counts(n, cfg.synthetic_ratio, k, cfg.seed)
+    # the single-kind strategies never fill one kind's gap with the other
+    use_syn, use_ret = cfg.strategy != "retrieved_only", cfg.strategy != "synthetic_only"
 
     all_ids = ds.corpus["doc_id"].to_numpy()
     positives = ds.positive_ids()
     rows, prov = [], []
     fills: Counter[str] = Counter()
     for i, (q, p) in enumerate(zip(pairs["query_id"], pairs["pos_id"])):
-        syn = list(synth.get((q, p), []))
-        ret = list(retrieved.get((q, p), []))
+        syn = list(synth.get((q, p), [])) if use_syn else []
+        ret = list(retrieved.get((q, p), [])) if use_ret else []
         if cfg.retrieved_sampling == "random" and ret:
             ret = [ret[j] for j in rng.permutation(len(ret))]
         n_syn = min(int(want_syn[i]), len(syn))
