@@ -59,6 +59,16 @@ def test_second_repro_does_nothing(project):
     assert "up to date" in out
 
 
+def test_a_forced_rerun_reproduces_every_output_byte_for_byte(project):
+    proj, box, _ = project
+    lock = (proj / "dvc.lock").read_bytes()
+    metrics = {p: p.read_bytes() for p in sorted((proj / "metrics").rglob("*")) if p.is_file()}
+    out = box.run("dvc", "repro", "--force")
+    assert {"prepare", "mine", "synthesize", "reflect", "mix", "train", "evaluate"} <= ran_stages(out)
+    assert (proj / "dvc.lock").read_bytes() == lock  # every output hash, the model folder's included
+    assert {p: p.read_bytes() for p in metrics} == metrics
+
+
 @pytest.mark.parametrize("template, stages", [("synthesize", {"synthesize"}), ("critique", {"reflect", "reflect_check"}),
                                               ("paraphrase", {"reflect_check"})])
 def test_editing_a_prompt_template_invalidates_only_the_stages_that_send_it(project, template, stages):
