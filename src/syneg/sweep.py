@@ -1,0 +1,137 @@
+"""A sweep's table and plot: nDCG@10 against ``mix.ratio``, one line per ``mix.strategy``, over DVC experiments.
+
+The sweep itself is DVC's (documented in the README)::
+
+    dvc exp run --queue -S mix.strategy=hybrid,direct -S mix.ratio=0,0.25,0.5,0.75,1
+    dvc queue start && dvc queue status
+
+This module reads what ``dvc exp show --json`` says of every experiment (and the committed workspace),
+keeps one row per (strategy, ratio), and writes a CSV, a Markdown table and an SVG plot.
+
+Example:
+    >>> rows = [{"experiment": "a", "mix.strategy": "hybrid", "mix.ratio": 0.5, "ndcg@10": 0.69}]
+    >>> print(markdown(pd.DataFrame(rows)))
+    | experiment | mix.strategy | mix.ratio | ndcg@10 |
+    | --- | --- | --- | --- |
+    | a | hybrid | 0.5 | 69.00 |
+
+    On the command line::
+
+        python -m syneg.sweep --out metrics/sweep     # writes sweep.csv, sweep.md, sweep.svg
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import typer
+
+PARAMS = ("mix.strategy", "mix.ratio")
+METRICS = {"metrics/evaluate.json": ("finetuned.ndcg@10", "finetuned.mrr@10", "finetuned.recall@100"),
+           "metrics/train.json": ("grad_norm_variance",)}
+
+
+def _get(tree: dict, dotted: str):
+    for part in dotted.split("."):
+        if not isinstance(tree, dict) or part not in tree:
+            return None
+        tree = tree[part]
+    return tree
+
+
+def _records(node) -> list[dict]:
+    """Every revision entry (workspace, commits, experiments) in ``dvc exp show --json``'s nested answer."""
+    out = []
+    if isinstance(node, list):
+        for item in node:
+            out += _records(item)
+    elif isinstance(node, dict):
+        if isinstance(node.get("data"), dict):
+            out.append(node)
+        for key in ("experiments", "revs"):
+            out += _records(node.get(key) or [])
+    return out
+
+
+def collect(exp_show: list) -> pd.DataFrame:
+    """One row per revision with the sweep's params and metrics; rows without the metrics are left out,
+    and of several revisions with the same params the first listed is kept (DVC lists the workspace
+    first, then each commit with its experiments, newest first)."""
+    rows = []
+    for rec in _records(exp_show):
+        data = rec["data"]
+        params = (data.get("params") or {}).get("params.yaml", {}).get("data", {})
+        row = {"experiment": rec.get("name") or str(rec.get("rev", ""))[:7]}
+        row.update({key: _get(params, key) for key in PARAMS})
+        for file, keys in METRICS.items():
+            values = (data.get("metrics") or {}).get(file, {}).get("data", {})
+            row.update({key.split(".")[-1]: _get(values, key) for key in keys})
+        if row.get("ndcg@10") is not None:
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    table = table.drop_duplicates(subset=list(PARAMS), keep="first")
+    return table.sort_values(list(PARAMS)).reset_index(drop=True)
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """The table as Markdown, retrieval metrics x 100 with two decimals."""
+    cols = list(table.columns)
+    lines = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
+    for row in table.itertuples(index=False):
+        cells = []
+        for col, value in zip(cols, row):
+            if col in ("ndcg@10", "mrr@10", "recall@100") and value is not None:
+                cells.append(f"{100 * float(value):.2f}")
+            else:
+                cells.append(str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(table: pd.DataFrame, path: str | Path) -> None:
+    """nDCG@10 against mix.ratio, one line per strategy, as an SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for strategy, part in table.groupby("mix.strategy"):
+        part = part.sort_values("mix.ratio")
+        ax.plot(part["mix.ratio"], 100 * part["ndcg@10"].astype(float), marker="o", label=strategy)
+    ax.set_xlabel("mix.ratio (synthetic share)")
+    ax.set_ylabel("nDCG@10 x 100 (test)")
+    ax.grid(alpha=0.3)
+    ax.legend(title="mix.strategy")
+    fig.tight_layout()
+    plt.rcParams["svg.hashsalt"] = "syneg"  # stable ids: equal sweeps give equal files
+    fig.savefig(path, format="svg", metadata={"Date": None})
+    plt.close(fig)
+
+
+def main(out: Path = typer.Option(Path("metrics/sweep"), help="Prefix of the .csv, .md and .svg written."),
+         repo: Path = typer.Option(Path("."), help="The DVC project.")) -> None:
+    """Collect every experiment's mix params and metrics; write the sweep table and plot."""
+    done = subprocess.run(["dvc", "exp", "show", "--json"], cwd=repo, capture_output=True, text=True)
+    if done.returncode != 0:
+        typer.echo(f"error: `dvc exp show --json` failed: {done.stderr.strip().splitlines()[-1:]}", err=True)
+        raise typer.Exit(1)
+    table = collect(json.loads(done.stdout))
+    if table.empty:
+        typer.echo("error: no experiment has metrics/evaluate.json yet; run the sweep first (see the README)",
+                   err=True)
+        raise typer.Exit(1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out.with_suffix(".csv"), index=False)
+    out.with_suffix(".md").write_text(markdown(table) + "\n")
+    plot(table, out.with_suffix(".svg"))
+    typer.echo(markdown(table))
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,37 @@
+import pandas as pd
+
+from syneg.sweep import collect, markdown, plot
+
+
+def _rev(name, strategy, ratio, ndcg, experiments=None):
+    return {"rev": f"{name}0000000", "name": name, "error": None, "experiments": experiments,
+            "data": {"params": {"params.yaml": {"data": {"mix": {"strategy": strategy, "ratio": ratio}}}},
+                     "metrics": {"metrics/evaluate.json": {"data": {"finetuned": {
+                         "ndcg@10": ndcg, "mrr@10": ndcg - 0.03, "recall@100": 0.94}}},
+                                 "metrics/train.json": {"data": {"grad_norm_variance": 155.0}}}}}
+
+
+def test_collect_walks_dvc_exp_shows_nesting_and_keeps_one_row_per_setting():
+    show = [
+        _rev("workspace", "hybrid", 0.333333, 0.6846),
+        _rev("main", "hybrid", 0.333333, 0.6846, experiments=[
+            {"revs": [_rev("exp-a", "direct", 0.5, 0.6801)], "name": "exp-a", "executor": None},
+            {"revs": [_rev("exp-b", "hybrid", 0.0, 0.6887)], "name": "exp-b", "executor": None},
+            {"revs": [{"rev": "x", "name": "failed", "data": {"params": {}, "metrics": {}}}], "name": "failed"},
+        ]),
+    ]
+    table = collect(show)
+    assert table[["mix.strategy", "mix.ratio"]].values.tolist() == [["direct", 0.5], ["hybrid", 0.0],
+                                                                     ["hybrid", 0.333333]]
+    assert table["experiment"].tolist() == ["exp-a", "exp-b", "workspace"]
+    assert table["grad_norm_variance"].tolist() == [155.0] * 3
+    assert "| exp-b | hybrid | 0.0 | 68.87 | 65.87 | 94.00 | 155.0 |" in markdown(table)
+
+
+def test_plot_is_an_svg_that_equal_sweeps_write_identically(tmp_path):
+    table = pd.DataFrame({"mix.strategy": ["hybrid", "hybrid", "direct", "direct"], "mix.ratio": [0, 0.5, 0, 0.5],
+                          "ndcg@10": [0.6887, 0.69, 0.6887, 0.68]})
+    plot(table, tmp_path / "a.svg")
+    plot(table, tmp_path / "b.svg")
+    assert (tmp_path / "a.svg").read_text().startswith("<?xml")
+    assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()
