@@ -97,6 +97,12 @@ def test_changing_the_ratio_reruns_only_mix_diagnose_train_evaluate(project):
     changed = {path for path, metrics in diff.items() if metrics}
     assert {"metrics/mix.json", "metrics/train.json"} <= changed
     assert "metrics/baselines.json" not in changed
+    from syneg.sweep import collect
+
+    table = collect(json.loads(box.run("dvc", "exp", "show", "--json", stdout_only=True)))
+    row = table[table["mix.ratio"] == 0].iloc[0]
+    ndcg = json.loads((proj / "metrics" / "evaluate.json").read_text())["finetuned"]["ndcg@10"]
+    assert row["mix.strategy"] == "hybrid" and row["ndcg@10"] == ndcg
 
 
 def test_a_stage_that_could_not_do_its_work_fails_and_dvc_records_nothing(project):
