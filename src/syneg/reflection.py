@@ -185,6 +185,13 @@ def _model_check(neg: pd.DataFrame, rows: list[int], reasons: list[str], scorer:
             reasons[i] = FALSE_NEGATIVE
 
 
+def _below_ratio(neg: pd.DataFrame, i: int, cfg: ReflectConfig) -> bool:
+    """The base model scores candidate ``i`` under ``critique_min_score_ratio`` of its positive (False when
+    it was not scored): too far from the query for the critique to be asked or its drop applied."""
+    score = neg.at[i, "neg_score"]
+    return bool(pd.notna(score) and score < cfg.critique_min_score_ratio * neg.at[i, "pos_score"])
+
+
 def _critique(neg: pd.DataFrame, rows: list[int], reasons: list[str], critic: Critic, ds: Dataset, dtext: dict,
               cfg: ReflectConfig) -> tuple[Counter, list[int]]:
     """Ask ``critic`` about ``rows``; apply keep / revise / drop. Returns the counts and the revised rows."""
@@ -215,8 +222,7 @@ def _critique(neg: pd.DataFrame, rows: list[int], reasons: list[str], critic: Cr
         neg.at[i, "answers_query"], neg.at[i, "on_topic"] = bool(c.answers_query), bool(c.on_topic)
         # The critique's drop applies where the margin check is unsure: a candidate the base model scores far
         # below the positive cannot be reporting its finding, and a yes-biased judge would only cost it.
-        ratio = neg.at[i, "neg_score"] / neg.at[i, "pos_score"] if pd.notna(neg.at[i, "neg_score"]) else np.inf
-        applied = decision == "drop" and ratio >= cfg.critique_min_score_ratio
+        applied = decision == "drop" and not _below_ratio(neg, i, cfg)
         neg.at[i, "critique_applied"] = applied
         if applied:
             reasons[i] = reasons[i] or f"critique drop: {c.reason}"
@@ -276,8 +282,7 @@ def reflect(ds: Dataset, negatives: pd.DataFrame, cfg: ReflectConfig, model: str
         def wanted(i: int) -> bool:  # cheap checks first; the LLM only where its drop could apply
             if critique_all:
                 return not reasons[i].startswith(("empty", "garbled"))
-            below = scorer is not None and neg.at[i, "neg_score"] < cfg.critique_min_score_ratio * neg.at[i, "pos_score"]
-            return not reasons[i] and not below
+            return not reasons[i] and not (scorer is not None and _below_ratio(neg, i, cfg))
 
         ask = [i for i in range(len(neg)) if wanted(i)]
         verdicts, revised = _critique(neg, ask, reasons, critic, ds, dtext, cfg)

@@ -18,11 +18,13 @@ Example:
 from __future__ import annotations
 
 import json
-import subprocess
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import typer
+
+from syneg.commands import run
+from syneg.io import atomic_path
 
 MARKER = "<!-- syneg-pr-report -->"  # lets the workflow find and update its own comment
 
@@ -32,11 +34,7 @@ class ReportError(RuntimeError):
 
 
 def _dvc(repo: Path, *args: str) -> str:
-    done = subprocess.run(["dvc", *args], cwd=repo, capture_output=True, text=True)
-    if done.returncode != 0:
-        last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
-        raise ReportError(f"`dvc {' '.join(args)}` failed in {repo}: {last}")
-    return done.stdout
+    return run(["dvc", *args], repo, ReportError)
 
 
 def _table(markdown: str) -> str:
@@ -96,9 +94,8 @@ def main(base: str = typer.Option(..., help="Revision to compare against, e.g. o
     except ReportError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from None
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        tmp.write_text(text)
     typer.echo(f"wrote {out}")
 
 

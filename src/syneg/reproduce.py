@@ -23,14 +23,29 @@ Example:
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
 import yaml
 
+from syneg.commands import run as run_command
+
 CONDITIONS = Path(__file__).with_name("reproductions.yaml")
+
+
+def lookup(tree: object, dotted: str) -> object:
+    """The value at a dotted key of nested dicts (``"finetuned.ndcg@10"``), or None where a part is missing.
+
+    Example:
+        >>> lookup({"finetuned": {"ndcg@10": 0.69}}, "finetuned.ndcg@10"), lookup({}, "a.b")
+        (0.69, None)
+    """
+    for part in dotted.split("."):
+        if not isinstance(tree, dict) or part not in tree:
+            return None
+        tree = tree[part]
+    return tree
 
 
 class ReproductionError(RuntimeError):
@@ -47,11 +62,9 @@ class Score:
 
     def check(self, metrics: dict) -> tuple[bool, float | None, float | None]:
         """(within tolerance, the measured value, measured - expected); the value is None when absent."""
-        value: object = metrics
-        for part in self.key.split("."):
-            if not isinstance(value, dict) or part not in value:
-                return False, None, None
-            value = value[part]
+        value = lookup(metrics, self.key)
+        if value is None:
+            return False, None, None
         diff = round(float(value) - self.expected, 6)
         return abs(diff) <= self.tolerance + 1e-12, float(value), diff
 
@@ -94,15 +107,12 @@ def load_conditions(path: str | Path = CONDITIONS) -> list[Condition]:
 
 
 def _git_show(repo: Path, rev: str, file: str) -> dict:
-    done = subprocess.run(["git", "show", f"{rev}:{file}"], cwd=repo, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise ReproductionError(f"{file} is not in {rev}: {done.stderr.strip()}")
-    return json.loads(done.stdout)
+    return json.loads(run_command(["git", "show", f"{rev}:{file}"], repo, ReproductionError))
 
 
 def _experiment_rev(repo: Path, name: str) -> str:
-    refs = subprocess.run(["git", "for-each-ref", "--format=%(objectname) %(refname)", "refs/exps"],
-                          cwd=repo, capture_output=True, text=True, check=True).stdout.split("\n")
+    refs = run_command(["git", "for-each-ref", "--format=%(objectname) %(refname)", "refs/exps"], repo,
+                       ReproductionError).split("\n")
     hits = [line.split()[0] for line in refs if line.endswith(f"/{name}")]
     if not hits:
         raise ReproductionError(f"experiment {name} left no commit under refs/exps")
@@ -113,10 +123,10 @@ def measure(condition: Condition, repo: str | Path = ".", run: bool = True) -> d
     """The metrics of ``condition``: run its command (unless ``run`` is false), then read its metrics file."""
     repo = Path(repo)
     if run:
-        done = subprocess.run(condition.command, cwd=repo, capture_output=True, text=True)
-        if done.returncode != 0:
-            tail = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or ["no output"]
-            raise ReproductionError(f"{condition.name}: `{' '.join(condition.command)}` failed: {tail[0]}")
+        try:
+            run_command(condition.command, repo, ReproductionError)
+        except ReproductionError as err:
+            raise ReproductionError(f"{condition.name}: {err}") from None
     if condition.params:
         if not run:
             raise ReproductionError(f"{condition.name}: sets params, so it has to run (drop --no-run)")

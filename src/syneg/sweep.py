@@ -23,23 +23,18 @@ Example:
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import typer
 
+from syneg.commands import run
+from syneg.io import atomic_path
+from syneg.reproduce import lookup
+
 PARAMS = ("mix.strategy", "mix.ratio")
 METRICS = {"metrics/evaluate.json": ("finetuned.ndcg@10", "finetuned.mrr@10", "finetuned.recall@100"),
            "metrics/train.json": ("grad_norm_variance",)}
-
-
-def _get(tree: dict, dotted: str):
-    for part in dotted.split("."):
-        if not isinstance(tree, dict) or part not in tree:
-            return None
-        tree = tree[part]
-    return tree
 
 
 def _records(node) -> list[dict]:
@@ -65,10 +60,10 @@ def collect(exp_show: list) -> pd.DataFrame:
         data = rec["data"]
         params = (data.get("params") or {}).get("params.yaml", {}).get("data", {})
         row = {"experiment": rec.get("name") or str(rec.get("rev", ""))[:7]}
-        row.update({key: _get(params, key) for key in PARAMS})
+        row.update({key: lookup(params, key) for key in PARAMS})
         for file, keys in METRICS.items():
             values = (data.get("metrics") or {}).get(file, {}).get("data", {})
-            row.update({key.split(".")[-1]: _get(values, key) for key in keys})
+            row.update({key.split(".")[-1]: lookup(values, key) for key in keys})
         if row.get("ndcg@10") is not None:
             rows.append(row)
     table = pd.DataFrame(rows)
@@ -117,19 +112,21 @@ def plot(table: pd.DataFrame, path: str | Path) -> None:
 def main(out: Path = typer.Option(Path("metrics/sweep"), help="Prefix of the .csv, .md and .svg written."),
          repo: Path = typer.Option(Path("."), help="The DVC project.")) -> None:
     """Collect every experiment's mix params and metrics; write the sweep table and plot."""
-    done = subprocess.run(["dvc", "exp", "show", "--json"], cwd=repo, capture_output=True, text=True)
-    if done.returncode != 0:
-        typer.echo(f"error: `dvc exp show --json` failed: {done.stderr.strip().splitlines()[-1:]}", err=True)
-        raise typer.Exit(1)
-    table = collect(json.loads(done.stdout))
+    try:
+        table = collect(json.loads(run(["dvc", "exp", "show", "--json"], repo)))
+    except RuntimeError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from None
     if table.empty:
         typer.echo("error: no experiment has metrics/evaluate.json yet; run the sweep first (see the README)",
                    err=True)
         raise typer.Exit(1)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out.with_suffix(".csv"), index=False)
-    out.with_suffix(".md").write_text(markdown(table) + "\n")
-    plot(table, out.with_suffix(".svg"))
+    with atomic_path(out.with_suffix(".csv")) as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_path(out.with_suffix(".md")) as tmp:
+        tmp.write_text(markdown(table) + "\n")
+    with atomic_path(out.with_suffix(".svg")) as tmp:
+        plot(table, tmp)
     typer.echo(markdown(table))
 
 
