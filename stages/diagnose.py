@@ -9,27 +9,28 @@ from syneg.cli import run, setup
 from syneg.data import store
 from syneg.diagnostics import diagnose, examples
 from syneg.io import atomic_path, read_parquet, write_json
-from syneg.params import load_section
+from syneg.params import for_stage
 
 app = typer.Typer(add_completion=False)
 
 
 @app.command()
 def main(
-    data: Path = typer.Option(Path("data/prepared"), help="The prepare stage's folder."),
-    reflected: Path = typer.Option(Path("data/reflected"), help="The reflect stage's folder (kept, dropped)."),
-    candidates: Path = typer.Option(Path("data/mined/candidates.parquet"), help="The mine stage's candidates."),
-    provenance: Path = typer.Option(Path("data/mixed/provenance.parquet"), help="The mix stage's provenance."),
-    metrics: Path = typer.Option(Path("metrics/diagnostics.json"), help="Summaries of the distributions."),
-    plots: Path = typer.Option(Path("metrics/plots"), help="Folder for score_ratio.csv and length_ratio.csv."),
-    params: Path = typer.Option(Path("params.yaml"), help="Params file; reads 'reflect' (its margin)."),
+    data: Path = typer.Option(..., help="The prepare stage's folder."),
+    reflected: Path = typer.Option(..., help="The reflect stage's folder (kept, dropped)."),
+    candidates: Path = typer.Option(..., help="The mine stage's candidates."),
+    provenance: Path = typer.Option(..., help="The mix stage's provenance."),
+    metrics: Path = typer.Option(..., help="Summaries of the distributions."),
+    plots: Path = typer.Option(..., help="Folder for score_ratio.csv and length_ratio.csv."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
+                                "syneg.params.STAGES lists for it."),
     examples_: int = typer.Option(0, "--examples", help="Print this many kept synthetic negatives (a seeded "
                                   "sample) beside their query and positive, as markdown, and exit; writes nothing."),
 ) -> None:
     """Histograms of each negative's base-model score relative to its positive (synthetic vs retrieved), the
     count the model check flags, and each synthetic negative's word count relative to its positive."""
     setup("diagnose")
-    margin = float(load_section("reflect", params).get("relative_margin", 0.05))
+    margin = float(for_stage("diagnose", params).get("reflect.relative_margin"))
     ds = store.load(data)
     if examples_:
         queries = dict(zip(ds.queries["query_id"], ds.queries["text"]))

@@ -4,28 +4,30 @@ from pathlib import Path
 
 import typer
 
-from syneg.cli import config, setup
+from syneg.cli import run, setup
 from syneg.data import store
 from syneg.io import read_parquet, write_json, write_parquet
 from syneg.mixing import MixConfig, mix
+from syneg.params import for_stage
 
 app = typer.Typer(add_completion=False)
 
 
 @app.command()
 def main(
-    data: Path = typer.Option(Path("data/prepared"), help="The prepare stage's folder."),
-    mined: Path = typer.Option(Path("data/mined"), help="The mine stage's folder."),
-    synthetic: Path = typer.Option(Path("data/reflected/kept.parquet"), help="The reflect stage's kept negatives."),
-    out: Path = typer.Option(Path("data/mixed"), help="Folder for train.parquet and provenance.parquet."),
-    metrics: Path = typer.Option(Path("metrics/mix.json"), help="Counts of each kind of negative."),
-    params: Path = typer.Option(Path("params.yaml"), help="Params file; reads 'mix'."),
+    data: Path = typer.Option(..., help="The prepare stage's folder."),
+    mined: Path = typer.Option(..., help="The mine stage's folder."),
+    synthetic: Path = typer.Option(..., help="The reflect stage's kept negatives."),
+    out: Path = typer.Option(..., help="Folder for train.parquet and provenance.parquet."),
+    metrics: Path = typer.Option(..., help="Counts of each kind of negative."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
+                                "syneg.params.STAGES lists for it."),
 ) -> None:
     """'mix.strategy' hybrid (every instance gets both kinds, the paper's method), direct (dataset-level
     pooling), synthetic_only or retrieved_only; 'mix.num_negatives' per instance; writes
     sentence-transformers' (anchor, positive, negative_1..k) table."""
     setup("mix")
-    cfg = config(MixConfig, "mix", params)
+    cfg = for_stage("mix", params).build(MixConfig, "mix")
     train, provenance, stats = mix(store.load(data), read_parquet(mined / "pairs.parquet"),
                                    read_parquet(mined / "candidates.parquet"), read_parquet(synthetic), cfg)
     write_parquet(out / "train.parquet", train)
@@ -36,4 +38,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

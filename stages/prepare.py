@@ -1,31 +1,34 @@
-"""prepare: load a BEIR-format dataset (local folder or BEIR's URL), validate it, store it as parquet."""
+"""prepare: validate a BEIR-format dataset folder (data/raw/<dataset>, tracked by DVC) and store it as parquet."""
 
 from pathlib import Path
 
 import typer
 
-from syneg.cli import setup
+from syneg.cli import run, setup
 from syneg.data import beir, store
-from syneg.params import load_section, require
+from syneg.params import for_stage
 
 app = typer.Typer(add_completion=False)
 
 
 @app.command()
 def main(
-    out: Path = typer.Option(Path("data/prepared"), help="Folder for corpus/queries/qrels parquet + manifest."),
-    params: Path = typer.Option(Path("params.yaml"), help="Params file; reads the 'data' section."),
+    source: Path = typer.Option(..., help="The dataset's BEIR folder (corpus.jsonl, queries.jsonl, qrels/)."),
+    out: Path = typer.Option(..., help="Folder for corpus/queries/qrels parquet + manifest."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
+                                "syneg.params.STAGES lists for it."),
 ) -> None:
-    """Load params 'data.dataset' from $SYNEG_BEIR_DIR/<dataset> if set, else download it from 'data.url'
-    (BEIR's public URL), check every line, and write the fast form later stages read."""
+    """Check every line of the dataset params 'data.dataset' names (fetched into SOURCE by
+    `python -m syneg.data.fetch`) and write the fast form later stages read."""
     setup("prepare")
-    section = load_section("data", params)
-    name = require(section, "dataset", "data")
-    folder = beir.locate(name, section.get("url", beir.BEIR_URL))
-    ds = beir.load_folder(folder)
+    name = for_stage("prepare", params).get("data.dataset")
+    if not source.is_dir():
+        raise beir.DataError(f"{source}: no dataset folder. Fetch it with `python -m syneg.data.fetch` (make "
+                             f"repro does), or put a BEIR folder there.")
+    ds = beir.load_folder(source)
     manifest = {
         "dataset": name,
-        "files": beir.file_manifest(folder),
+        "files": beir.file_manifest(source),
         "counts": {
             "documents": int(len(ds.corpus)),
             "queries": int(len(ds.queries)),
@@ -37,4 +40,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app()
+    run(app)

@@ -5,14 +5,14 @@ from pathlib import Path
 
 import typer
 
-from syneg.cli import config, run, setup
+from syneg.cli import run, setup
 from syneg.data import store
 from syneg.io import split_timings, write_json, write_parquet, write_timings
 from syneg.llm.asking import check_failed_share
 from syneg.llm.cache import AnswerCache
-from syneg.llm.config import LLMConfig, make_asker
+from syneg.llm.config import from_params, make_asker
 from syneg.llm.critic import Critic
-from syneg.params import load_section
+from syneg.params import for_stage
 from syneg.reflection import ReflectConfig, critic_llm, read_candidates, reflect
 
 app = typer.Typer(add_completion=False)
@@ -20,31 +20,32 @@ app = typer.Typer(add_completion=False)
 
 @app.command()
 def main(
-    data: Path = typer.Option(Path("data/prepared"), help="The prepare stage's folder."),
-    synthetic: Path = typer.Option(Path("data/synthetic/negatives.parquet"), help="The candidates file: the "
+    data: Path = typer.Option(..., help="The prepare stage's folder."),
+    synthetic: Path = typer.Option(..., help="The candidates file: the "
                                    "synthesize stage's table, or any parquet/JSONL/CSV with query_id, pos_id and "
                                    "text (or doc_id), optionally domain, difficulty, length."),
-    out: Path = typer.Option(Path("data/reflected"), help="Folder for kept.parquet and dropped.parquet."),
-    llm_cache: Path = typer.Option(Path("data/llm_cache/reflect"), help="Store of every critique answer."),
-    metrics: Path = typer.Option(Path("metrics/reflect.json"), help="Acceptance rate, counts per reason, LLM use."),
-    params: Path = typer.Option(Path("params.yaml"), help="Params file; reads 'reflect', 'llm' and 'model'."),
+    out: Path = typer.Option(..., help="Folder for kept.parquet and dropped.parquet."),
+    llm_cache: Path = typer.Option(..., help="Store of every critique answer."),
+    metrics: Path = typer.Option(..., help="Acceptance rate, counts per reason, LLM use."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
+                                "syneg.params.STAGES lists for it."),
 ) -> None:
     """Keep a synthetic negative only if it is real text, not a near-copy of the positive
     ('reflect.max_copy_jaccard'), not a repeat, accepted (or revised) by the LLM's critique
     ('reflect.critique', with an LLM backend), and scored by the base model below the positive by
     'reflect.relative_margin'. Every drop is recorded with its reason."""
     setup("reflect")
-    cfg = config(ReflectConfig, "reflect", params)
-    llm = config(LLMConfig, "llm", params)
-    model = load_section("model", params)
+    p = for_stage("reflect", params)
+    cfg = p.build(ReflectConfig, "reflect")
+    llm = from_params(p)
     ds = store.load(data)
     candidates = read_candidates(synthetic, ds)
     cache = AnswerCache(llm_cache)
     critic = Critic(make_asker(critic_llm(llm, cfg), cache), cfg.revise) if cfg.critique and llm.is_llm else None
     start = time.perf_counter()
     try:
-        kept, dropped, stats = reflect(ds, candidates, cfg, model["base"], model["max_seq_length"],
-                                       model["batch_size"], critic)
+        kept, dropped, stats = reflect(ds, candidates, cfg, p.get("model.base"), p.get("model.max_seq_length"),
+                                       p.runtime("encode_batch_size"), critic)
     finally:
         if critic is not None:
             critic.close()

@@ -5,13 +5,13 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from syneg.cli import config, run, setup
+from syneg.cli import run, setup
 from syneg.data import store
 from syneg.io import read_parquet, split_timings, write_json, write_parquet, write_timings
 from syneg.llm.asking import check_failed_share
 from syneg.llm.cache import AnswerCache
-from syneg.llm.config import LLMConfig, make_asker
-from syneg.params import load_section
+from syneg.llm.config import from_params, make_asker
+from syneg.params import for_stage
 from syneg.reflect_check import CheckConfig, dense_ranking, run_check
 from syneg.reflection import ReflectConfig, critic_llm
 
@@ -20,24 +20,25 @@ app = typer.Typer(add_completion=False)
 
 @app.command()
 def main(
-    data: Path = typer.Option(Path("data/prepared"), help="The prepare stage's folder."),
-    pairs: Path = typer.Option(Path("data/mined/pairs.parquet"), help="Training pairs (query_id, pos_id)."),
-    out: Path = typer.Option(Path("data/reflect_check/labelled.parquet"), help="Every labelled candidate with "
+    data: Path = typer.Option(..., help="The prepare stage's folder."),
+    pairs: Path = typer.Option(..., help="Training pairs (query_id, pos_id)."),
+    out: Path = typer.Option(..., help="Every labelled candidate with "
                              "each check's outcome."),
-    llm_cache: Path = typer.Option(Path("data/llm_cache/reflect_check"), help="Store of the paraphrase and "
+    llm_cache: Path = typer.Option(..., help="Store of the paraphrase and "
                                    "critique answers."),
-    metrics: Path = typer.Option(Path("metrics/reflect_check.json"), help="Share of each label each check drops."),
-    params: Path = typer.Option(Path("params.yaml"), help="Params file; reads 'reflect_check', 'reflect', "
-                                "'llm' and 'model'."),
+    metrics: Path = typer.Option(..., help="Share of each label each check drops."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
+                                "syneg.params.STAGES lists for it."),
 ) -> None:
     """For 'reflect_check.pairs' training pairs, let the LLM rewrite the positive (a false negative) and an
     unjudged, off-topic document (a true negative), run every reflect check on each, and report the share of
     each label that the margin check, the critique, and both drop."""
     setup("reflect_check")
-    cfg = config(CheckConfig, "reflect_check", params)
-    rcfg = config(ReflectConfig, "reflect", params)
-    llm = config(LLMConfig, "llm", params)
-    model = load_section("model", params)
+    p = for_stage("reflect_check", params)
+    cfg = p.build(CheckConfig, "reflect_check")
+    rcfg = p.build(ReflectConfig, "reflect")
+    llm = from_params(p)
+    base, max_len, batch = p.get("model.base"), p.get("model.max_seq_length"), p.runtime("encode_batch_size")
     if not llm.is_llm:  # the stand-in cannot paraphrase: say so in the metrics instead of measuring it
         llm_cache.mkdir(parents=True, exist_ok=True)
         write_parquet(out, pd.DataFrame({"query_id": [], "pos_id": [], "label": [], "text": [], "reason": []}))
@@ -47,14 +48,12 @@ def main(
         return
     ds = store.load(data)
     train = read_parquet(pairs)
-    ranked = dense_ranking(ds, sorted(set(train["query_id"])), model["base"], cfg.exclude_top,
-                           model["max_seq_length"], model["batch_size"])
+    ranked = dense_ranking(ds, sorted(set(train["query_id"])), base, cfg.exclude_top, max_len, batch)
     cache = AnswerCache(llm_cache)
     asker = make_asker(llm, cache)
     judge = make_asker(critic_llm(llm, rcfg), cache)
     try:
-        results, stats = run_check(ds, train, ranked, cfg, rcfg, asker, judge, model["base"],
-                                   model["max_seq_length"], model["batch_size"])
+        results, stats = run_check(ds, train, ranked, cfg, rcfg, asker, judge, base, max_len, batch)
     finally:
         asker.backend.close()
         judge.backend.close()

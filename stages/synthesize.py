@@ -2,16 +2,17 @@
 
 import time
 from pathlib import Path
+from typing import Optional
 
 import typer
 
-from syneg.cli import config, run, setup
+from syneg.cli import run, setup
 from syneg.data import store
 from syneg.io import read_json, read_parquet, split_timings, write_json, write_parquet, write_timings
 from syneg.llm.asking import check_failed_share
 from syneg.llm.cache import AnswerCache
-from syneg.llm.config import LLMConfig
-from syneg.params import load_section
+from syneg.llm.config import from_params
+from syneg.params import for_stage
 from syneg.synthesis import SynthesizeConfig, build_items, dry_run, make_generator, synthesize
 
 app = typer.Typer(add_completion=False)
@@ -19,29 +20,33 @@ app = typer.Typer(add_completion=False)
 
 @app.command()
 def main(
-    data: Path = typer.Option(Path("data/prepared"), help="The prepare stage's folder."),
-    mined: Path = typer.Option(Path("data/mined"), help="The mine stage's folder (pairs, neighbours)."),
-    out: Path = typer.Option(Path("data/synthetic"), help="Folder for negatives.parquet and failures.parquet."),
-    llm_cache: Path = typer.Option(Path("data/llm_cache/synthesize"), help="Store of every LLM answer (resume, replay)."),
-    metrics: Path = typer.Option(Path("metrics/synthesize.json"), help="Requests, cache hits, tokens, cost, failures."),
-    params: Path = typer.Option(Path("params.yaml"), help="Params file; reads 'synthesize' and 'llm'."),
+    data: Path = typer.Option(..., help="The prepare stage's folder."),
+    mined: Path = typer.Option(..., help="The mine stage's folder (pairs, neighbours)."),
+    out: Path = typer.Option(..., help="Folder for negatives.parquet and failures.parquet."),
+    llm_cache: Path = typer.Option(..., help="Store of every LLM answer (resume, replay)."),
+    metrics: Path = typer.Option(..., help="Requests, cache hits, tokens, cost, failures."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
+                                "syneg.params.STAGES lists for it."),
     dry_run_: bool = typer.Option(False, "--dry-run", help="Print the projected requests, tokens and cost of "
                                   "synthesize and reflect's critique, then exit. Sends nothing, writes nothing."),
-    reflect_cache: Path = typer.Option(Path("data/llm_cache/reflect"), help="With --dry-run: reflect's store."),
+    reflect_cache: Optional[Path] = typer.Option(None, help="With --dry-run: reflect's store."),
 ) -> None:
     """Sample attributes per instance (seeded), render the multi-attribute prompt, and ask 'llm.backend' for
     'synthesize.num_negatives' negatives per (query, positive). The default backend 'offline' is a no-LLM
     STAND-IN; its outputs say so."""
     setup("synthesize")
-    cfg = config(SynthesizeConfig, "synthesize", params)
-    llm = config(LLMConfig, "llm", params)
+    p = for_stage("synthesize", params)
+    cfg = p.build(SynthesizeConfig, "synthesize")
+    llm = from_params(p)
     ds = store.load(data)
     dataset = read_json(data / "manifest.json")["dataset"]
     items = build_items(ds, read_parquet(mined / "pairs.parquet"), read_parquet(mined / "candidates.parquet"),
                         cfg, dataset)
     if dry_run_:
-        critique = bool(load_section("reflect", params).get("critique", True))
-        typer.echo(dry_run(items, llm, cfg, llm_cache, reflect_cache, critique))
+        if reflect_cache is None:
+            raise typer.BadParameter("--dry-run needs --reflect-cache (reflect's answer store) to count what "
+                                     "is already answered.", param_hint="--reflect-cache")
+        typer.echo(dry_run(items, llm, cfg, llm_cache, reflect_cache, bool(p.get("reflect.critique"))))
         return
     cache = AnswerCache(llm_cache)
     gen = make_generator(llm, cfg, cache)

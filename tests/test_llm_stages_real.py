@@ -14,7 +14,7 @@ import yaml
 from syneg.data import store
 from syneg.io import write_parquet
 from syneg.llm.gguf import fetch_packaged
-from syneg.sandbox import ROOT
+from syneg.sandbox import ROOT, stage_args
 
 pytest.importorskip("llama_cpp")
 N = 4
@@ -43,7 +43,8 @@ def workspace(tmp_path):
     params["llm"].update(backend="llamacpp", max_tokens=400, max_failed_share=0.5)
     params["synthesize"]["prompt"] = "no_attributes_no_reflection"  # SmolLM2 rambles: the shortest answers
     params["llm"]["llamacpp"].update(model=str(fetch_packaged("smollm2-135m-instruct-q4_1", install=False)),
-                                     mode="in_process", n_threads=1, n_ctx=2048)
+                                     n_ctx=2048)
+    params["runtime"]["llamacpp"].update(mode="in_process", n_threads=1)
     params["reflect"]["model_check"] = False  # the base model's check is tested elsewhere
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     return tmp_path
@@ -52,7 +53,8 @@ def workspace(tmp_path):
 def run(folder, stage):
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "SYNEG_CACHE_DIR": str(folder / ".cache")}
     env.pop("OPENAI_API_KEY", None)  # a local model needs no key
-    res = subprocess.run([sys.executable, str(ROOT / f"stages/{stage}.py")], cwd=folder, env=env,
+    script, *paths = stage_args(stage)
+    res = subprocess.run([sys.executable, str(ROOT / script), *paths], cwd=folder, env=env,
                          capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]
     return json.loads((folder / f"metrics/{stage}.json").read_text())

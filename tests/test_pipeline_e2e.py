@@ -13,7 +13,7 @@ STAGES = ["prepare", "mine", "synthesize", "reflect", "reflect_check", "mix", "d
           "evaluate"]
 # The rule-based stand-in instead of the LLM keeps this run to minutes; the LLM stages run for real on SmolLM2
 # in tests/test_llm_stages_real.py.
-SMALL = {"model": {"max_seq_length": 64, "batch_size": 32}, "mine": {"depth": 30, "keep": 10},
+SMALL = {"model": {"max_seq_length": 64}, "runtime": {"encode_batch_size": 32}, "mine": {"depth": 30, "keep": 10},
          "train": {"batch_size": 8},
          # on this cut 2 of 45 pairs have no retrieved sentences for the stand-in to use: allow them
          "llm": {"backend": "offline", "max_failed_share": 0.1}}
@@ -84,6 +84,22 @@ def test_editing_a_prompt_template_invalidates_only_the_stages_that_send_it(proj
     assert "up to date" in box.run("dvc", "status")
 
 
+def test_an_edited_corpus_invalidates_prepare_and_a_missing_one_names_the_fix(project):
+    _, box, _ = project
+    corpus = box.path / "data/raw/scifact/corpus.jsonl"
+    original = corpus.read_bytes()
+    try:
+        corpus.write_bytes(original + b'{"_id": "new", "title": "", "text": "An added document."}\n')
+        status = json.loads(box.run("dvc", "status", "--json", stdout_only=True))
+        assert set(status) == {"prepare", "data/raw/scifact.dvc"}  # the rest follows once prepare's outputs change
+        corpus.unlink()
+        with pytest.raises(RuntimeError, match="corpus.jsonl: not found"):
+            box.run("python", "stages/prepare.py", "--source", "data/raw/scifact", "--out", "/tmp/unused")
+    finally:
+        corpus.write_bytes(original)
+    assert "up to date" in box.run("dvc", "status")
+
+
 def test_changing_the_ratio_reruns_only_mix_diagnose_train_evaluate(project):
     proj, box, _ = project
     before = json.loads((proj / "metrics" / "mix.json").read_text())
@@ -117,7 +133,8 @@ def test_a_stage_that_could_not_do_its_work_fails_and_dvc_records_nothing(projec
     with FakeOpenAI(lambda body, n: error(500, "the model is down")) as srv:
         params = yaml.safe_load(original)
         params["llm"].update(backend="openai")
-        params["llm"]["openai"].update(base_url=srv.base_url, max_retries=0, timeout=5)
+        params["llm"]["openai"].update(base_url=srv.base_url)
+        params["runtime"]["openai"].update(max_retries=0, timeout=5)
         params_path.write_text(yaml.safe_dump(params, sort_keys=False))
         box.env["OPENAI_API_KEY"] = "sk-test"
         try:

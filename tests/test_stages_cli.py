@@ -5,9 +5,8 @@ import sys
 
 import pytest
 
-from syneg.cli import config
 from syneg.mixing import MixConfig
-from syneg.params import ParamsError
+from syneg.params import ParamsError, for_stage
 from syneg.sandbox import ROOT
 
 STAGES = ["prepare", "mine", "synthesize", "reflect", "reflect_check", "mix", "diagnose", "train", "baselines",
@@ -27,10 +26,10 @@ def test_unknown_param_key_names_the_known_ones(tmp_path):
     p = tmp_path / "params.yaml"
     p.write_text("mix:\n  ratio: 0.5\n  ratoi: 1\n")
     with pytest.raises(ParamsError, match=r"unknown key\(s\) mix.ratoi; known: .*ratio"):
-        config(MixConfig, "mix", p)
+        for_stage("mix", p).build(MixConfig, "mix")
     p.write_text("train: {}\n")
-    with pytest.raises(ParamsError, match="no section 'mix'"):
-        config(MixConfig, "mix", p)
+    with pytest.raises(ParamsError, match=f"{p}: 'mix' is missing"):
+        for_stage("mix", p)
 
 
 def test_a_stage_that_cannot_start_says_why_in_one_line_and_exits_1(tmp_path):
@@ -39,10 +38,11 @@ def test_a_stage_that_cannot_start_says_why_in_one_line_and_exits_1(tmp_path):
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["llm"]["backend"] = "anthropic"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    res = subprocess.run([sys.executable, str(ROOT / "stages" / "synthesize.py")], capture_output=True, text=True,
-                         cwd=tmp_path)
+    paths = ["--data", "p", "--mined", "m", "--out", "o", "--llm-cache", "c", "--metrics", "m.json"]
+    res = subprocess.run([sys.executable, str(ROOT / "stages" / "synthesize.py"), *paths], capture_output=True,
+                         text=True, cwd=tmp_path)
     assert res.returncode == 1 and res.stdout == ""
     assert res.stderr.strip().splitlines() == [
-        "error: params.yaml: section 'llm': llm.backend is 'anthropic'; use one of llamacpp, offline, openai, "
-        "transformers."]
+        "error: params.yaml: llm.backend is 'anthropic', which has no section llm.anthropic; use one of llamacpp, "
+        "offline, openai, transformers."]
 

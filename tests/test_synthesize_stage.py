@@ -19,7 +19,7 @@ import yaml
 from syneg.data import store
 from syneg.io import write_parquet
 from syneg.llm.cache import AnswerCache, messages_sha256
-from syneg.sandbox import ROOT
+from syneg.sandbox import ROOT, stage_args
 from tests.llm.fake_openai import FakeOpenAI, completion, error
 
 N = 40
@@ -61,13 +61,15 @@ def project(tmp_path):
 def write_params(folder, base_url, **llm):
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["llm"].update(backend="openai", **llm)
-    params["llm"]["openai"].update(base_url=base_url, model="gpt-4o-mini", concurrency=2, max_retries=0, timeout=10)
+    params["llm"]["openai"].update(base_url=base_url, model="gpt-4o-mini")
+    params["runtime"]["openai"].update(concurrency=2, max_retries=0, timeout=10)
     params["reflect"]["model_check"] = False  # no encoder needed here; the check itself is tested elsewhere
     (folder / "params.yaml").write_text(yaml.safe_dump(params))
 
 
 def run_stage(folder, *args, wait=True, stage="synthesize"):
-    cmd = [sys.executable, str(ROOT / f"stages/{stage}.py"), *args]
+    script, *paths = stage_args(stage)
+    cmd = [sys.executable, str(ROOT / script), *paths, *args]
     env = {**os.environ, "OPENAI_API_KEY": "sk-test", "PYTHONPATH": str(ROOT / "src")}
     if wait:
         return subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=300)
@@ -85,7 +87,7 @@ def stored_conversations(folder):
 def test_dry_run_projects_requests_tokens_and_cost_and_sends_nothing(project):
     with FakeOpenAI(answer) as srv:
         write_params(project, srv.base_url)
-        res = run_stage(project, "--dry-run")
+        res = run_stage(project, "--dry-run", "--reflect-cache", "data/llm_cache/reflect")
         assert res.returncode == 0, res.stderr
         assert srv.requests == [] and not (project / "data/llm_cache").exists()
         line = next(x for x in res.stdout.splitlines() if x.startswith("synthesize"))
@@ -94,7 +96,7 @@ def test_dry_run_projects_requests_tokens_and_cost_and_sends_nothing(project):
         assert "reflect (critique, upper bound)" in res.stdout and "gpt-4o-mini" in res.stdout
         assert run_stage(project).returncode == 0
         sent = len(srv.requests)
-        res = run_stage(project, "--dry-run")
+        res = run_stage(project, "--dry-run", "--reflect-cache", "data/llm_cache/reflect")
         line = next(x for x in res.stdout.splitlines() if x.startswith("synthesize"))
         assert line.split()[1:3] == ["0", str(N)] and "store usage" in res.stdout
         assert len(srv.requests) == sent

@@ -1,39 +1,45 @@
-"""Small helpers the stage scripts share: logging, threads, and typed params sections."""
+"""Small helpers the stage scripts share: one-line errors and quiet, offline logging."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import sys
-from typing import Any, TypeVar
+from typing import Any
 
-import click
+from syneg.errors import UserError
 
-from syneg.params import ParamsError, load_section
 
-T = TypeVar("T")
+def _classes(name: str) -> tuple[type, ...]:
+    """The exception class ``name`` from click, Typer, and Typer's vendored click (Typer 0.29 ships its own)."""
+    import importlib
+
+    found = []
+    for module in ("click.exceptions", "typer.exceptions", "typer._click.exceptions", "typer"):
+        try:
+            cls = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            continue
+        if isinstance(cls, type) and cls not in found:
+            found.append(cls)
+    return tuple(found)
 
 
 def run(app: Any) -> None:
     """Run a stage's Typer app; a known failure (bad params or data, too many failed LLM items, a missing
     model) ends it with one line on stderr and exit status 1, so DVC records nothing, without a traceback."""
-    from syneg.data.store import DataError
-    from syneg.llm.asking import TooManyFailures
-    from syneg.llm.gguf import ModelFileError
-    from syneg.llm.llama_server import ServerError
-
+    exits, usage, aborts = _classes("Exit"), _classes("ClickException"), _classes("Abort")
     try:
         app(standalone_mode=False)
-    except (ParamsError, DataError, TooManyFailures, ModelFileError, ServerError) as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
-    except click.exceptions.Exit as exc:
+    except exits as exc:
         raise SystemExit(exc.exit_code) from None
-    except click.ClickException as exc:
+    except usage as exc:  # a missing or malformed option: the usage line and the message, no traceback
         exc.show()
         raise SystemExit(exc.exit_code) from None
-    except click.exceptions.Abort:
+    except aborts:
         print("Aborted.", file=sys.stderr)
         raise SystemExit(1) from None
 
@@ -47,19 +53,3 @@ def setup(stage: str) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
-def config(cls: type[T], section: str, params: str = "params.yaml", drop: tuple[str, ...] = ()) -> T:
-    """Build the dataclass ``cls`` from the params section ``section``, refusing unknown keys."""
-    data: dict[str, Any] = dict(load_section(section, params))
-    for key in drop:
-        data.pop(key, None)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ParamsError(f"{params}: unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)}; "
-                          f"known: {', '.join(sorted(names))}.")
-    try:
-        return cls(**data)
-    except (TypeError, ValueError) as exc:
-        raise ParamsError(f"{params}: section '{section}': {exc}") from exc

@@ -41,7 +41,7 @@ class MineConfig:
 
     method: str = "dense"
     split: str = "train"
-    depth: int = 100
+    depth: int = 1000
     keep: int = 30
     relative_margin: float = 0.05
     absolute_margin: float | None = None

@@ -54,7 +54,7 @@ class MixConfig:
     """
 
     strategy: str = "hybrid"
-    ratio: float = 1 / 3
+    ratio: float = 0.333333
     num_negatives: int = 3
     retrieved_sampling: str = "top"
     seed: int = 42

@@ -1,31 +1,214 @@
-"""Read one section of ``params.yaml``: each stage reads only the sections dvc.yaml declares for it."""
+"""Which params each stage reads, and the only way a stage reads them.
+
+:data:`STAGES` is the one place that declares, per stage, the keys of ``params.yaml`` whose values shape its
+outputs; dvc.yaml lists exactly these (``python -m syneg.dag`` checks it, and a test mutates every key and
+asks ``dvc status``). :func:`for_stage` hands a stage only its declared keys plus the ``runtime`` section, so
+code cannot read a key DVC does not track. ``runtime`` holds knobs that change speed and never a result
+(encode batch size, LLM threads, slots, timeouts, concurrency); no stage declares it, so changing one
+reruns nothing.
+
+``${llm.backend}`` in a key is resolved against the params themselves, as DVC's templating does: a stage
+depends on the settings of the LLM backend in use, not on those of the others.
+
+Example:
+    >>> p = Params({"mine": {"depth": 1000, "keep": 30}, "model": {"base": "m", "max_seq_length": 256},
+    ...             "runtime": {"encode_batch_size": 64}}, ("mine", "model.base"), "mine")
+    >>> p.get("model.base"), p.section("mine")["keep"], p.runtime("encode_batch_size")
+    ('m', 30, 64)
+    >>> p.get("model.max_seq_length")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    syneg.params.ParamsError: stage 'mine' reads 'model.max_seq_length' but does not declare it: ...
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
+from syneg.errors import UserError
 
-class ParamsError(ValueError):
+T = TypeVar("T")
+RUNTIME = "runtime"
+#: What a ``runtime`` knob is when params.yaml leaves it out.
+RUNTIME_DEFAULTS: dict[str, Any] = {"encode_batch_size": 64}
+
+_ENCODER = ("model.base", "model.max_seq_length")
+_LLM = ("llm.backend", "llm.response_format", "llm.max_reasks", "llm.temperature", "llm.seed", "llm.max_tokens",
+        "llm.max_failed_share", "llm.${llm.backend}")
+
+#: Per stage, the params keys (a section or a dotted leaf) that shape its outputs, in dvc.yaml's order.
+STAGES: dict[str, tuple[str, ...]] = {
+    "prepare": ("data.dataset",),
+    "mine": (*_ENCODER, "mine"),
+    "synthesize": (*_LLM, "synthesize", "reflect.critique"),
+    "reflect": (*_ENCODER, *_LLM, "reflect"),
+    "reflect_check": (*_ENCODER, *_LLM, "reflect", "reflect_check"),
+    "mix": ("mix",),
+    "diagnose": ("reflect.relative_margin",),
+    "train": (*_ENCODER, "train"),
+    "baselines": (*_ENCODER, "evaluate"),
+    "evaluate": ("model.max_seq_length", "evaluate.split", "evaluate.depth", "evaluate.ignore_identical_ids"),
+}
+
+#: Commands outside the DAG that read params (their keys invalidate no stage).
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "fetch": ("data.dataset", "data.url"),  # the .dvc file pins the fetched bytes, not the URL
+}
+
+
+class ParamsError(UserError, ValueError):
     """A parameter is missing or has a value the stage cannot use."""
 
 
-def load_section(name: str, path: str | Path = "params.yaml") -> dict[str, Any]:
-    """Return the section ``name`` of the params file.
-
-    Raises:
-        ParamsError: naming the file and the missing section.
-    """
+def read(path: str | Path = "params.yaml") -> dict[str, Any]:
+    """The whole params file as a dict (a one-line error naming the file when it is not YAML)."""
     path = Path(path)
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if name not in data:
-        raise ParamsError(f"{path}: no section '{name}'. Add it (see the README's parameter table).")
-    return data[name]
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: no such params file. Run from the project root or pass --params.") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ParamsError(f"{path}:{where} is not valid YAML ({getattr(exc, 'problem', exc)}).") from None
+    if not isinstance(data, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections, got {type(data).__name__}.")
+    return data
 
 
-def require(section: dict[str, Any], key: str, where: str) -> Any:
-    if key not in section:
-        raise ParamsError(f"params.yaml: '{where}.{key}' is missing. Add it (see the README's parameter table).")
-    return section[key]
+_RAISE = object()
+
+
+def lookup(data: Any, key: str, default: Any = _RAISE) -> Any:
+    """The value at dotted ``key`` of nested dicts; ``default`` where a part is missing, else ``KeyError``.
+
+    Example:
+        >>> lookup({"finetuned": {"ndcg@10": 0.69}}, "finetuned.ndcg@10"), lookup({}, "a.b", None)
+        (0.69, None)
+    """
+    node: Any = data
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            if default is _RAISE:
+                raise KeyError(key)
+            return default
+        node = node[part]
+    return node
+
+
+def resolve(text: str, data: dict[str, Any]) -> str:
+    """``text`` with each ``${dotted.key}`` replaced by that key's value in ``data`` (DVC's templating)."""
+    def sub(match: re.Match) -> str:
+        try:
+            return str(lookup(data, match.group(1)))
+        except KeyError:
+            raise ParamsError(f"params.yaml: '{match.group(1)}' is missing (needed to resolve '{text}').") from None
+
+    return re.sub(r"\$\{([^}]+)\}", sub, text)
+
+
+def declared(stage: str, data: dict[str, Any]) -> tuple[str, ...]:
+    """The keys ``stage`` declares, resolved against the params ``data``."""
+    keys = STAGES.get(stage, COMMANDS.get(stage))
+    if keys is None:
+        raise ParamsError(f"no stage '{stage}' in syneg.params.STAGES; known: {', '.join(STAGES)}.")
+    out = []
+    for key in keys:
+        name = resolve(key, data)
+        if name != key and lookup(data, name, None) is None:  # e.g. llm.backend names no section
+            parent = name.rpartition(".")[0]
+            choices = sorted(k for k, v in lookup(data, parent, {}).items() if isinstance(v, dict))
+            used = " and ".join(f"{n} is {lookup(data, n)!r}" for n in re.findall(r"\$\{([^}]+)\}", key))
+            raise ParamsError(f"params.yaml: {used}, which has no section {name}; use one of {', '.join(choices)}.")
+        out.append(name)
+    return tuple(out)
+
+
+def _restrict(data: dict[str, Any], keys: tuple[str, ...], source: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in keys:
+        try:
+            value = lookup(data, key)
+        except KeyError:
+            raise ParamsError(f"{source}: '{key}' is missing. Add it (see params.yaml in the repository and "
+                              f"the README's parameter table).") from None
+        node = out
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return out
+
+
+class Params:
+    """The params one stage may read: its declared keys, and the ``runtime`` section.
+
+    Args:
+        data: the params file's contents.
+        keys: the declared keys, resolved (see :func:`declared`).
+        stage: the stage's name, for error messages.
+        source: the params file's name, for error messages.
+    """
+
+    def __init__(self, data: dict[str, Any], keys: tuple[str, ...], stage: str, source: str = "params.yaml"):
+        self.stage, self.source, self.keys = stage, source, keys
+        self._data = _restrict(data, keys, source)
+        self._runtime = dict(data.get(RUNTIME) or {})
+
+    def _missing(self, key: str) -> ParamsError:
+        return ParamsError(f"stage '{self.stage}' reads '{key}' but does not declare it: add it to "
+                           f"syneg.params.STAGES['{self.stage}'] and to the stage's params in dvc.yaml "
+                           f"(python -m syneg.dag --write).")
+
+    def get(self, key: str) -> Any:
+        """The value of dotted ``key``, which the stage must declare (or a section above it)."""
+        try:
+            return lookup(self._data, key)
+        except KeyError:
+            raise self._missing(key) from None
+
+    def section(self, name: str) -> dict[str, Any]:
+        """The section ``name`` as declared: the whole section, or only its declared keys."""
+        value = self.get(name)
+        if not isinstance(value, dict):
+            raise ParamsError(f"{self.source}: '{name}' should be a section (a mapping), got {value!r}.")
+        return dict(value)
+
+    def runtime(self, key: str) -> Any:
+        """A ``runtime`` knob (speed only, never a result); :data:`RUNTIME_DEFAULTS` when it is not set."""
+        try:
+            return lookup(self._runtime, key)
+        except KeyError:
+            return RUNTIME_DEFAULTS.get(key)
+
+    @property
+    def runtime_section(self) -> dict[str, Any]:
+        """The whole ``runtime`` section (for a backend that takes its own part of it)."""
+        return dict(self._runtime)
+
+    def build(self, cls: type[T], name: str, **extra: Any) -> T:
+        """The dataclass ``cls`` from the section ``name`` (all of it declared), refusing unknown keys."""
+        return build(cls, self.section(name), name, self.source, **extra)
+
+
+def build(cls: type[T], values: dict[str, Any], name: str, source: str = "params.yaml", **extra: Any) -> T:
+    """The dataclass ``cls`` from ``values`` (the section ``name``), refusing unknown keys in one line."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ParamsError(f"{source}: unknown key(s) {', '.join(f'{name}.{k}' for k in unknown)}; "
+                          f"known: {', '.join(sorted(names - set(extra)))}.")
+    try:
+        return cls(**values, **extra)
+    except (TypeError, ValueError) as exc:
+        raise ParamsError(f"{source}: section '{name}': {exc}") from exc
+
+
+def for_stage(stage: str, path: str | Path = "params.yaml") -> Params:
+    """The params ``stage`` may read from the file at ``path``: its declared keys and ``runtime``."""
+    data = read(path)
+    return Params(data, declared(stage, data), stage, str(path))

@@ -30,22 +30,9 @@ import typer
 import yaml
 
 from syneg.commands import run as run_command
+from syneg.params import lookup
 
 CONDITIONS = Path(__file__).with_name("reproductions.yaml")
-
-
-def lookup(tree: object, dotted: str) -> object:
-    """The value at a dotted key of nested dicts (``"finetuned.ndcg@10"``), or None where a part is missing.
-
-    Example:
-        >>> lookup({"finetuned": {"ndcg@10": 0.69}}, "finetuned.ndcg@10"), lookup({}, "a.b")
-        (0.69, None)
-    """
-    for part in dotted.split("."):
-        if not isinstance(tree, dict) or part not in tree:
-            return None
-        tree = tree[part]
-    return tree
 
 
 class ReproductionError(RuntimeError):
@@ -62,7 +49,7 @@ class Score:
 
     def check(self, metrics: dict) -> tuple[bool, float | None, float | None]:
         """(within tolerance, the measured value, measured - expected); the value is None when absent."""
-        value = lookup(metrics, self.key)
+        value = lookup(metrics, self.key, None)
         if value is None:
             return False, None, None
         diff = round(float(value) - self.expected, 6)

@@ -22,6 +22,18 @@ FILES = ["dvc.yaml", "params.yaml", ".dvcignore", ".gitignore"]
 FOLDERS = ["stages", "src"]
 
 
+def stage_args(stage: str, root: Path = ROOT) -> list[str]:
+    """The script and arguments dvc.yaml runs for ``stage`` (templating resolved), without ``python``:
+    tests run a stage exactly as DVC would."""
+    import shlex
+
+    from syneg.params import read, resolve
+
+    cmd = yaml.safe_load((root / "dvc.yaml").read_text())["stages"][stage]["cmd"]
+    words = shlex.split(resolve(cmd, read(root / "params.yaml")))
+    return words[1:] if words[0] == "python" else words
+
+
 def ran_stages(output: str) -> set[str]:
     """The stages a ``dvc repro`` / ``dvc exp run`` output says it ran."""
     return set(re.findall(r"Running stage '([^']+)'", output))
@@ -36,7 +48,8 @@ class Sandbox:
     def create(cls, dest: str | os.PathLike, beir_dir: str | os.PathLike,
                params: dict[str, dict] | None = None, source: Path = ROOT) -> "Sandbox":
         """Copy the project's pipeline files to ``dest``, apply ``params`` overrides, ``git init`` and
-        ``dvc init`` it, with the data read from ``beir_dir`` and a cache of its own."""
+        ``dvc init`` it, fetch the dataset from ``beir_dir`` into ``data/raw`` (``dvc add``), with a cache of its
+        own."""
         dest = Path(dest)
         dest.mkdir(parents=True, exist_ok=True)
         for name in FILES:
@@ -57,6 +70,7 @@ class Sandbox:
         box.run("git", "init", "-q")
         box.run("dvc", "init", "-q")
         box.run("dvc", "config", "core.analytics", "false")
+        box.run(sys.executable, "-m", "syneg.data.fetch")  # data/raw/<dataset>, tracked by a .dvc file
         box.commit("sandbox")  # DVCLive and `dvc exp` need a commit to stand on
         return box
 

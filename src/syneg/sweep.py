@@ -30,7 +30,7 @@ import typer
 
 from syneg.commands import run
 from syneg.io import atomic_path
-from syneg.reproduce import lookup
+from syneg.params import lookup
 
 PARAMS = ("mix.strategy", "mix.ratio")
 METRICS = {"metrics/evaluate.json": ("finetuned.ndcg@10", "finetuned.mrr@10", "finetuned.recall@100"),
@@ -60,10 +60,10 @@ def collect(exp_show: list) -> pd.DataFrame:
         data = rec["data"]
         params = (data.get("params") or {}).get("params.yaml", {}).get("data", {})
         row = {"experiment": rec.get("name") or str(rec.get("rev", ""))[:7]}
-        row.update({key: lookup(params, key) for key in PARAMS})
+        row.update({key: lookup(params, key, None) for key in PARAMS})
         for file, keys in METRICS.items():
             values = (data.get("metrics") or {}).get(file, {}).get("data", {})
-            row.update({key.split(".")[-1]: lookup(values, key) for key in keys})
+            row.update({key.split(".")[-1]: lookup(values, key, None) for key in keys})
         if row.get("ndcg@10") is not None:
             rows.append(row)
     table = pd.DataFrame(rows)

@@ -9,7 +9,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
 
 import pandas as pd
 
@@ -35,9 +35,9 @@ class SynthesizeConfig:
         attributes: per-dataset lists ``{dataset: {domain: [...], difficulty: [...], length: [...]}}``;
             ``default`` is used for a dataset without its own lists.
         neighbors: retrieved neighbours passed to the offline stand-in.
-        offline: the stand-in's options (``max_overlap``).
 
-    The LLM itself (backend, model, sampling, prices) is the shared ``llm`` section: see
+    The LLM itself (backend, model, sampling, prices; the stand-in's ``llm.offline``) is the shared ``llm``
+    section: see
     :class:`syneg.llm.config.LLMConfig`.
     """
 
@@ -46,7 +46,6 @@ class SynthesizeConfig:
     prompt: str = "full"
     attributes: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     neighbors: int = 5
-    offline: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         variant_flags(self.prompt)  # names the variants when the value is wrong
@@ -64,7 +63,7 @@ def make_generator(llm: LLMConfig, cfg: SynthesizeConfig, cache: AnswerCache) ->
     if not llm.is_llm:
         from syneg.llm.offline import OfflineGenerator
 
-        return OfflineGenerator(neighbors=cfg.neighbors, **cfg.offline)
+        return OfflineGenerator(neighbors=cfg.neighbors, **llm.offline)
     from syneg.llm.synthesizer import LLMSynthesizer
 
     return LLMSynthesizer(make_asker(llm, cache), cfg.prompt)

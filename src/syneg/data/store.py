@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from syneg.errors import UserError
 from syneg.io import read_parquet, write_json, write_parquet
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """The dataset is malformed or lacks what was asked; the message names the file, line or id, and the fix."""
 
 

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 from pydantic import BaseModel
 
+from syneg.errors import UserError
 from syneg.llm.answers import AnswerError, AnswerSpec, parse
 from syneg.llm.base import FORMATS, ChatBackend, Reply
 from syneg.llm.cache import AnswerCache, request_key
@@ -47,7 +48,7 @@ class Asked:
         return self.error.split(":")[0]
 
 
-class TooManyFailures(RuntimeError):
+class TooManyFailures(UserError, RuntimeError):
     """More of a stage's items failed than ``llm.max_failed_share`` allows."""
 
 
@@ -251,5 +252,5 @@ class Asker:
         if engine:
             out["engine"] = engine
         if self.unpriced:
-            out["cost_note"] = f"no price for '{self.backend.model}' in llm.prices"
+            out["cost_note"] = f"no price for '{self.backend.model}' in llm.openai.prices"
         return out

@@ -111,7 +111,7 @@ class ChatBackend(abc.ABC):
 
     Attributes:
         name: the backend's name as params.yaml spells it (``llm.backend``).
-        model: the model as priced in ``llm.prices`` (a name, or a local path).
+        model: the model as priced in ``llm.openai.prices`` (a name, or a local path).
         formats: the structured-output modes it can be asked for, strongest first.
         max_tokens: the most tokens an answer may have.
         free: True when requests cost no API money (a local model).

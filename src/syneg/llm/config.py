@@ -23,16 +23,26 @@ from syneg.llm.cache import AnswerCache
 from syneg.llm.pricing import Prices
 
 BACKENDS = ("llamacpp", "offline", "openai", "transformers")
-OPENAI_KEYS = {"model", "base_url", "mode", "concurrency", "timeout", "max_retries", "batch_poll_seconds",
-               "batch_max_wait_hours", "batch_max_requests"}
-TRANSFORMERS_KEYS = {"path", "batch_size", "device", "dtype"}
-LLAMACPP_KEYS = {"model", "sha256", "mode", "n_threads", "n_ctx", "n_gpu_layers", "parallel", "server_binary",
-                 "timeout", "top_p", "top_k", "min_p", "repeat_penalty"}
+#: Per backend, the keys of ``llm.<backend>`` (they shape answers or their cost: stages declare them) and of
+#: ``runtime.<backend>`` (speed only: no stage declares them, changing one reruns nothing).
+KEYS = {
+    "llamacpp": {"model", "sha256", "n_ctx", "top_p", "top_k", "min_p", "repeat_penalty"},
+    "openai": {"model", "base_url", "mode", "prices"},
+    "transformers": {"path", "device", "dtype"},
+    "offline": {"max_overlap"},
+}
+RUNTIME_KEYS = {
+    "llamacpp": {"mode", "n_threads", "n_gpu_layers", "parallel", "server_binary", "timeout"},
+    "openai": {"concurrency", "timeout", "max_retries", "batch_poll_seconds", "batch_max_wait_hours",
+               "batch_max_requests"},
+    "transformers": {"batch_size"},
+    "offline": set(),
+}
 
 
 @dataclass
 class LLMConfig:
-    """The ``llm`` section.
+    """The ``llm`` section, with the ``runtime`` knobs of its backend.
 
     Attributes:
         backend: ``llamacpp`` (a local GGUF model through llama.cpp, the default), ``offline`` (the no-LLM
@@ -44,11 +54,13 @@ class LLMConfig:
         temperature, seed, max_tokens: sampling, part of every request and cache key.
         max_failed_share: a stage fails (exit 1, nothing recorded) when more than this share of its items got
             no valid answer; the failed items are asked again on the next run, the answered ones are not.
-        llamacpp: ``model, sha256, mode (server|in_process), n_threads, n_ctx, n_gpu_layers, parallel,
-            server_binary, timeout, top_p, top_k, min_p, repeat_penalty``.
-        openai: ``model, base_url, mode (online|batch), concurrency, timeout, max_retries, batch_*``.
-        transformers: ``path, batch_size, device, dtype``.
-        prices: USD per million tokens, ``{model: {input, output}}``; the Batch API is billed at half.
+        llamacpp: ``model, sha256, n_ctx, top_p, top_k, min_p, repeat_penalty``.
+        openai: ``model, base_url, mode (online|batch), prices`` (USD per million tokens,
+            ``{model: {input, output}}``; the Batch API is billed at half).
+        transformers: ``path, device, dtype``.
+        offline: the stand-in's ``max_overlap``.
+        runtime: the ``runtime`` section; its ``<backend>`` part (threads, slots, timeouts, concurrency,
+            batch sizes) changes speed, never an answer.
     """
 
     backend: str = "llamacpp"
@@ -61,7 +73,8 @@ class LLMConfig:
     llamacpp: dict[str, Any] = field(default_factory=dict)
     openai: dict[str, Any] = field(default_factory=dict)
     transformers: dict[str, Any] = field(default_factory=dict)
-    prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    offline: dict[str, Any] = field(default_factory=dict)
+    runtime: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -70,11 +83,19 @@ class LLMConfig:
             raise ValueError(f"llm.response_format is '{self.response_format}'; use one of {', '.join(FORMATS)}.")
         if not 0 <= self.max_failed_share <= 1:
             raise ValueError(f"llm.max_failed_share is {self.max_failed_share}; use a share from 0 to 1 (0.02 = 2%).")
-        for name, known in (("llamacpp", LLAMACPP_KEYS), ("openai", OPENAI_KEYS), ("transformers", TRANSFORMERS_KEYS)):
-            unknown = sorted(set(getattr(self, name) or {}) - known)
+        for name in BACKENDS:
+            given, speed = set(getattr(self, name) or {}), set((self.runtime or {}).get(name) or {})
+            for key in sorted(given & RUNTIME_KEYS[name]):
+                raise ValueError(f"llm.{name}.{key} changes speed, not answers: move it to runtime.{name}.{key} "
+                                 f"(so changing it reruns nothing).")
+            unknown = sorted(given - KEYS[name])
             if unknown:
                 raise ValueError(f"unknown key(s) llm.{name}.{', llm.{name}.'.join(unknown)}; "
-                                 f"known: {', '.join(sorted(known))}.")
+                                 f"known: {', '.join(sorted(KEYS[name]))}.")
+            unknown = sorted(speed - RUNTIME_KEYS[name])
+            if unknown:
+                raise ValueError(f"unknown key(s) runtime.{name}.{', runtime.{name}.'.join(unknown)}; "
+                                 f"known: {', '.join(sorted(RUNTIME_KEYS[name])) or 'none'}.")
         mode = (self.openai or {}).get("mode", "online")
         if mode not in ("online", "batch"):
             raise ValueError(f"llm.openai.mode is '{mode}'; use online or batch.")
@@ -88,12 +109,25 @@ class LLMConfig:
     def batch(self) -> bool:
         return self.backend == "openai" and (self.openai or {}).get("mode", "online") == "batch"
 
+    @property
+    def prices(self) -> dict[str, dict[str, float]]:
+        return dict((self.openai or {}).get("prices") or {})
+
+    def options(self, name: str) -> dict[str, Any]:
+        """The constructor options of backend ``name``: ``llm.<name>`` and ``runtime.<name>`` together."""
+        return {**(getattr(self, name) or {}), **((self.runtime or {}).get(name) or {})}
+
+
+def from_params(p: Any) -> LLMConfig:
+    """The ``llm`` section a stage declared (see :mod:`syneg.params`), with the ``runtime`` knobs."""
+    return p.build(LLMConfig, "llm", runtime=p.runtime_section)
+
 
 def make_backend(cfg: LLMConfig, cache: AnswerCache) -> ChatBackend:
     """The chat backend ``cfg.backend`` names (not for ``offline``, which is not an LLM)."""
     sampling = {"temperature": cfg.temperature, "seed": cfg.seed, "max_tokens": cfg.max_tokens}
     if cfg.backend == "openai":
-        opts = {k: v for k, v in (cfg.openai or {}).items() if k != "mode"}
+        opts = {k: v for k, v in cfg.options("openai").items() if k not in ("mode", "prices")}
         if cfg.batch:
             from syneg.llm.openai_batch import OpenAIBatchBackend
 
@@ -105,11 +139,11 @@ def make_backend(cfg: LLMConfig, cache: AnswerCache) -> ChatBackend:
     if cfg.backend == "llamacpp":
         from syneg.llm.llamacpp_backend import LlamaCppBackend
 
-        return LlamaCppBackend(**sampling, **(cfg.llamacpp or {}))
+        return LlamaCppBackend(**sampling, **cfg.options("llamacpp"))
     if cfg.backend == "transformers":
         from syneg.llm.transformers_backend import TransformersBackend
 
-        return TransformersBackend(**sampling, **(cfg.transformers or {}))
+        return TransformersBackend(**sampling, **cfg.options("transformers"))
     raise ValueError(f"llm.backend '{cfg.backend}' is not an LLM; there is no chat backend for it.")
 
 

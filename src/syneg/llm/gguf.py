@@ -35,12 +35,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from syneg.errors import UserError
 from syneg.io import atomic_path
 
 log = logging.getLogger(__name__)
 
 
-class ModelFileError(RuntimeError):
+class ModelFileError(UserError, RuntimeError):
     """The model file cannot be had: a package is missing, or the file's checksum is wrong."""
 
 

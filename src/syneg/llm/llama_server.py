@@ -26,12 +26,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+from syneg.errors import UserError
+
 log = logging.getLogger(__name__)
 
 NO_AMX = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 
 
-class ServerError(RuntimeError):
+class ServerError(UserError, RuntimeError):
     """llama-server could not be built or started."""
 
 
@@ -46,7 +48,7 @@ def find_binary(binary: str | None = None, build_if_missing: bool = True) -> Pat
     if binary:
         path = Path(binary)
         if not (path.is_file() and os.access(path, os.X_OK)):
-            raise ServerError(f"llm.llamacpp.server_binary: {path} is not an executable file; build one with "
+            raise ServerError(f"runtime.llamacpp.server_binary: {path} is not an executable file; build one with "
                               f"'python -m syneg.llm.llama_server build' or set it to null.")
         return path
     for path in (bin_dir() / "llama-server", shutil.which("llama-server")):

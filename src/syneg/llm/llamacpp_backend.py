@@ -1,6 +1,6 @@
 """A local GGUF model through llama.cpp: the pipeline's default LLM, no network, no key, no cost.
 
-Two ways to run the same model, chosen by ``llm.llamacpp.mode``; both send the same request bodies, so they
+Two ways to run the same model, chosen by ``runtime.llamacpp.mode``; both send the same request bodies, so they
 share cache keys and each replays the other's stored answers:
 
 - ``in_process``: llama-cpp-python's ``Llama.create_chat_completion``, one request at a time. llama-cpp-python
@@ -26,7 +26,9 @@ GPU support, else none.
 Example (params.yaml):
     llm:
       backend: llamacpp
-      llamacpp: {model: qwen2.5-coder-1.5b-instruct-q4_k_m, mode: server, parallel: 4}
+      llamacpp: {model: qwen2.5-coder-1.5b-instruct-q4_k_m}
+    runtime:
+      llamacpp: {mode: server, parallel: 4}   # speed only: same answers, same cache keys
 
 Example (Python; building the backend loads nothing):
     >>> b = LlamaCppBackend("qwen2.5-coder-1.5b-instruct-q4_k_m", temperature=0.7, seed=42, max_tokens=512)
@@ -76,10 +78,10 @@ def free_cores(sample_seconds: float = 0.5) -> int:
 def threads(n_threads: int | str) -> int:
     if n_threads in ("auto", None, 0):
         n = free_cores()
-        log.info("llm.llamacpp.n_threads auto: %d idle core(s)", n)
+        log.info("runtime.llamacpp.n_threads auto: %d idle core(s)", n)
         return n
     if int(n_threads) < 1:
-        raise ValueError(f"llm.llamacpp.n_threads is {n_threads}; use auto or 1 or more.")
+        raise ValueError(f"runtime.llamacpp.n_threads is {n_threads}; use auto or 1 or more.")
     return int(n_threads)
 
 
@@ -117,9 +119,9 @@ class LlamaCppBackend(ChatBackend):
                  temperature: float = 0.7, seed: int | None = 42, max_tokens: int = 2048, top_p: float = 0.95,
                  top_k: int = 40, min_p: float = 0.05, repeat_penalty: float = 1.0):
         if mode not in MODES:
-            raise ValueError(f"llm.llamacpp.mode is '{mode}'; use {' or '.join(MODES)}.")
+            raise ValueError(f"runtime.llamacpp.mode is '{mode}'; use {' or '.join(MODES)}.")
         if int(parallel) < 1:
-            raise ValueError(f"llm.llamacpp.parallel is {parallel}; use 1 or more.")
+            raise ValueError(f"runtime.llamacpp.parallel is {parallel}; use 1 or more.")
         if int(n_ctx) < 256:
             raise ValueError(f"llm.llamacpp.n_ctx is {n_ctx}; use at least 256 (prompt plus answer).")
         self.model, self.pinned, self.mode = str(model), sha256, mode

@@ -1,7 +1,7 @@
 """Chat completions from any OpenAI-compatible endpoint (OpenAI, Azure-style, vLLM, Ollama, llama.cpp).
 
 The key comes only from ``OPENAI_API_KEY``; it is never written to params, logs, the answer store or
-metrics. Requests run concurrently under a bound (``llm.openai.concurrency``); the ``openai`` client retries
+metrics. Requests run concurrently under a bound (``runtime.openai.concurrency``); the ``openai`` client retries
 408/409/429/5xx and connection errors with exponential backoff and honours ``Retry-After`` (up to two
 minutes); ``timeout`` bounds each attempt. A failure left after the retries becomes a :class:`Reply` with its
 reason, so no item is lost. A 400/422 that names the ``response_format`` marks the reply
@@ -67,7 +67,7 @@ class OpenAIBackend(ChatBackend):
     """Synchronous-style chat completions with bounded concurrency.
 
     Args:
-        model: the model name the server knows (and ``llm.prices`` prices).
+        model: the model name the server knows (and ``llm.openai.prices`` prices).
         base_url: the endpoint; ``None`` for api.openai.com.
         temperature, seed, max_tokens: sampling params, part of every request and so of every cache key.
         concurrency: requests in flight at once.
@@ -82,7 +82,7 @@ class OpenAIBackend(ChatBackend):
                  seed: int | None = 42, max_tokens: int = 2048, concurrency: int = 16, timeout: float = 120.0,
                  max_retries: int = 4, api_key: str | None = None):
         if int(concurrency) < 1:
-            raise ValueError(f"llm.openai.concurrency is {concurrency}; use 1 or more.")
+            raise ValueError(f"runtime.openai.concurrency is {concurrency}; use 1 or more.")
         self.model, self.base_url = model, base_url
         self.api_key = api_key  # only for a server this process started itself; users' keys: the environment
         self.temperature, self.seed, self.max_tokens = temperature, seed, int(max_tokens)

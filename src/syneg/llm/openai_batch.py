@@ -11,7 +11,9 @@ later run.
 Example (params.yaml):
     llm:
       backend: openai
-      openai: {model: gpt-4o-mini, mode: batch, batch_poll_seconds: 60}
+      openai: {model: gpt-4o-mini, mode: batch}
+    runtime:
+      openai: {batch_poll_seconds: 60}
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ class OpenAIBatchBackend(OpenAIBackend):
                     if time.monotonic() > deadline:
                         raise BatchPending(
                             f"batch(es) {', '.join(watch)} not finished after {self.max_wait_hours:g} h "
-                            f"(llm.openai.batch_max_wait_hours); their ids are saved in {self.cache.path}. "
+                            f"(runtime.openai.batch_max_wait_hours); their ids are saved in {self.cache.path}. "
                             f"Run the stage again to resume: nothing is submitted twice.")
                     time.sleep(self.poll_seconds)
         finally:

@@ -1,4 +1,4 @@
-"""Cost of LLM answers from the price table in params (``llm.prices``, USD per million tokens).
+"""Cost of LLM answers from the price table in params (``llm.openai.prices``, USD per million tokens).
 
 Example:
     >>> p = Prices({"gpt-4o-mini": {"input": 0.15, "output": 0.60}})
@@ -20,7 +20,7 @@ class Prices:
         self.table = {}
         for model, row in (table or {}).items():
             if not isinstance(row, dict) or set(row) - {"input", "output"}:
-                raise ValueError(f"llm.prices.{model} must be {{input: USD per 1M prompt tokens, "
+                raise ValueError(f"llm.openai.prices.{model} must be {{input: USD per 1M prompt tokens, "
                                  f"output: USD per 1M completion tokens}}; got {row!r}")
             self.table[model] = (float(row.get("input", 0.0)), float(row.get("output", 0.0)))
 

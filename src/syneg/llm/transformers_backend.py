@@ -15,7 +15,9 @@ padding); greedy answers (``temperature: 0``) depend only on the prompt, up to f
 Example (params.yaml):
     llm:
       backend: transformers
-      transformers: {path: /models/Qwen2.5-7B-Instruct, batch_size: 16}
+      transformers: {path: /models/Qwen2.5-7B-Instruct}
+    runtime:
+      transformers: {batch_size: 16}
 
 Example (Python; building loads nothing, the first ``complete`` loads the model):
     >>> backend = TransformersBackend("/models/Qwen2.5-7B-Instruct", temperature=0, batch_size=16)
@@ -91,7 +93,7 @@ class TransformersBackend(ChatBackend):
             raise ValueError("llm.transformers.path is empty; set it to a local folder with a Hugging Face "
                              "causal LM and its tokenizer (e.g. /models/Qwen2.5-7B-Instruct).")
         if int(batch_size) < 1:
-            raise ValueError(f"llm.transformers.batch_size is {batch_size}; use 1 or more.")
+            raise ValueError(f"runtime.transformers.batch_size is {batch_size}; use 1 or more.")
         if int(max_tokens) < 1:
             raise ValueError(f"llm.max_tokens is {max_tokens}; use 1 or more.")
         if dtype not in DTYPES:

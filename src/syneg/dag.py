@@ -1,0 +1,183 @@
+"""Check (or write) dvc.yaml against the code: each stage's params and source deps, exactly.
+
+A stage's params are the keys :data:`syneg.params.STAGES` declares for it; its source deps are its script,
+every ``syneg`` module the script imports directly or through other modules (each package's
+``__init__.py`` included, imports inside functions too), and the files in :data:`FILES`. Data deps and
+outputs are dvc.yaml's own; every path a stage's command passes must be one of them (or hold one).
+
+Usage::
+
+    python -m syneg.dag            # exit 1 with each difference when dvc.yaml has drifted
+    python -m syneg.dag --write    # rewrite the params and source deps of every stage in dvc.yaml
+
+Example:
+    >>> sorted(import_closure(Path("stages/mix.py")))[:3]  # doctest: +SKIP
+    ['src/syneg/__init__.py', 'src/syneg/cli.py', 'src/syneg/data/__init__.py']
+"""
+
+from __future__ import annotations
+
+import ast
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from syneg.params import STAGES
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = "syneg"
+
+#: Files other than Python modules that a stage's code reads (prompt templates).
+FILES: dict[str, tuple[str, ...]] = {
+    "synthesize": ("src/syneg/llm/prompts/synthesize.jinja2",),
+    "reflect": ("src/syneg/llm/prompts/critique.jinja2",),
+    "reflect_check": ("src/syneg/llm/prompts/critique.jinja2", "src/syneg/llm/prompts/paraphrase.jinja2"),
+}
+
+
+def _module_file(name: str, src: Path) -> Path | None:
+    base = src.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _package_inits(name: str, src: Path) -> list[Path]:
+    parts = name.split(".")
+    return [p for i in range(1, len(parts)) if (p := src.joinpath(*parts[:i], "__init__.py")).is_file()]
+
+
+def _imports(path: Path, src: Path) -> set[str]:
+    """The ``syneg`` module names ``path`` imports (at any depth in its code)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    this = ".".join(path.relative_to(src).with_suffix("").parts) if path.is_relative_to(src) else ""
+    if this.endswith(".__init__"):
+        this = this[: -len(".__init__")] + ".x"
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = this.split(".")[: -node.level]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            names.add(module)
+            names.update(f"{module}.{a.name}" for a in node.names)  # kept only when it is a module
+    return {n for n in names if n == PACKAGE or n.startswith(PACKAGE + ".")}
+
+
+def import_closure(script: Path, root: Path = ROOT) -> set[str]:
+    """Paths (relative to ``root``) of ``script`` and every ``syneg`` file it imports, transitively."""
+    src = root / "src"
+    seen: set[Path] = set()
+    todo = [root / script]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for name in _imports(path, src):
+            found = _module_file(name, src)
+            for dep in ([found] if found else []) + _package_inits(name, src):
+                if dep not in seen:
+                    todo.append(dep)
+    return {p.relative_to(root).as_posix() for p in seen}
+
+
+def expected(stage: str, root: Path = ROOT) -> tuple[list[str], list[str]]:
+    """The params keys and source deps ``stage`` should list in dvc.yaml."""
+    script = Path("stages") / f"{stage}.py"
+    code = import_closure(script, root) | set(FILES.get(stage, ()))
+    return list(STAGES[stage]), [script.as_posix()] + sorted(code - {script.as_posix()})
+
+
+def _is_code(dep: str) -> bool:
+    return dep.startswith(("src/", "stages/"))
+
+
+def _cmd_paths(cmd: str) -> list[str]:
+    words = shlex.split(cmd)
+    return [w for prev, w in zip(words, words[1:]) if prev.startswith("--") and prev != "--params"]
+
+
+def _names(entries: list[Any]) -> list[str]:
+    return [next(iter(e)) if isinstance(e, dict) else str(e) for e in entries or []]
+
+
+def check(dvc_yaml: Path, root: Path = ROOT) -> list[str]:
+    """Every difference between ``dvc_yaml`` and the code, one line each; empty when they agree."""
+    import yaml
+
+    stages = (yaml.safe_load(dvc_yaml.read_text(encoding="utf-8")) or {}).get("stages", {})
+    problems = [f"{dvc_yaml}: no stage '{s}' (declared in syneg.params.STAGES)" for s in STAGES if s not in stages]
+    for name, stage in stages.items():
+        if name not in STAGES:
+            problems.append(f"{dvc_yaml}: stage '{name}' is not in syneg.params.STAGES; declare its params there")
+            continue
+        params, code = expected(name, root)
+        listed = _names(stage.get("params"))
+        if listed != params:
+            problems.append(f"{dvc_yaml}: stage '{name}' params are {listed}; the code reads {params}")
+        deps = _names(stage.get("deps"))
+        have = [d for d in deps if _is_code(d)]
+        for missing in sorted(set(code) - set(have)):
+            problems.append(f"{dvc_yaml}: stage '{name}' imports {missing} but does not list it in deps")
+        for extra in sorted(set(have) - set(code)):
+            problems.append(f"{dvc_yaml}: stage '{name}' lists {extra} in deps but does not import it")
+        declared = set(deps) | {n for key in ("outs", "metrics", "plots") for n in _names(stage.get(key))}
+        for path in _cmd_paths(stage.get("cmd", "")):
+            if not any(d == path or d.startswith(path.rstrip("/") + "/") for d in declared):
+                problems.append(f"{dvc_yaml}: stage '{name}' passes {path} but lists it (or a file in it) in no "
+                                f"deps or outs")
+    return problems
+
+
+def write(dvc_yaml: Path, root: Path = ROOT) -> None:
+    """Rewrite the params and source deps of every stage in ``dvc_yaml`` (comments and data deps kept)."""
+    from ruamel.yaml import YAML
+
+    from syneg.io import atomic_path
+
+    rt = YAML()
+    rt.indent(mapping=2, sequence=2, offset=0)
+    rt.width = 4096
+    doc = rt.load(dvc_yaml.read_text(encoding="utf-8"))
+    for name, stage in doc.get("stages", {}).items():
+        if name not in STAGES:
+            continue
+        params, code = expected(name, root)
+        stage["params"] = params
+        data = [d for d in stage.get("deps") or [] if not _is_code(_names([d])[0])]
+        stage["deps"] = code + data
+    with atomic_path(dvc_yaml) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        rt.dump(doc, fh)
+
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def main(
+    dvc_yaml: Path = typer.Option(Path("dvc.yaml"), help="The pipeline file."),
+    write_: bool = typer.Option(False, "--write", help="Rewrite its params and source deps from the code."),
+) -> None:
+    """Say where dvc.yaml's params and source deps differ from what each stage's code reads and imports."""
+    root = dvc_yaml.resolve().parent
+    if write_:
+        write(dvc_yaml, root)
+    problems = check(dvc_yaml, root)
+    for line in problems:
+        typer.echo(line, err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo(f"{dvc_yaml}: every stage lists exactly the params it reads and the source it imports.")
+
+
+if __name__ == "__main__":
+    app()
