@@ -1,4 +1,4 @@
-"""evaluate: dense retrieval over the whole corpus with the fine-tuned model; BEIR metrics."""
+"""evaluate: score the fine-tuned model's run on the evaluation split with BEIR's metrics (pytrec_eval)."""
 
 from pathlib import Path
 
@@ -6,35 +6,32 @@ import typer
 
 from syneg.cli import run, setup
 from syneg.data import store
-from syneg.evaluation import curve, dense_metrics, write_curve, write_trec
+from syneg.evaluation import curve, evaluate, write_curve
 from syneg.io import write_json
 from syneg.params import for_stage
+from syneg.retrieval.trec import read_trec
 
 app = typer.Typer(add_completion=False)
 
 
 @app.command()
 def main(
-    data: Path = typer.Option(..., help="The prepare stage's folder."),
-    model_dir: Path = typer.Option(..., help="The train stage's model."),
+    qrels: Path = typer.Option(..., help="The prepare stage's qrels.parquet."),
+    run_file: Path = typer.Option(..., "--run", help="The retrieve_finetuned stage's run file (TREC format)."),
     metrics: Path = typer.Option(..., help="Metrics of the fine-tuned model."),
-    run: Path = typer.Option(..., help="The ranking, in TREC format."),
     curves: Path = typer.Option(..., help="Folder for nDCG@k / Recall@k curves (dvc plots)."),
     params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
                                 "syneg.params.STAGES lists for it."),
 ) -> None:
-    """Encode the corpus with the fine-tuned model, search exactly for the 'evaluate.split' queries to depth
-    'evaluate.depth', and score nDCG@10, MRR@10, R@10, R@100, MAP@100 with beir (pytrec_eval)."""
+    """nDCG@10, MRR@10, R@10, R@100, MAP@100 of the fine-tuned model's ranking (exact search over the whole
+    corpus, top 'evaluate.depth') for the 'evaluate.split' queries, with beir (pytrec_eval)."""
     setup("evaluate")
     p = for_stage("evaluate", params)
-    ev = p.section("evaluate")
-    ign = bool(ev["ignore_identical_ids"])
-    ds = store.load(data)
-    scores, ranking = dense_metrics(ds, ev["split"], str(model_dir), p.get("model.max_seq_length"),
-                                    p.runtime("encode_batch_size"), ev["depth"], ign)
-    write_trec(run, ranking, "syneg-finetuned")
-    write_curve(curves / "finetuned.csv", curve(ds.relevant(ev["split"]), ranking, ign))
-    out = {"split": ev["split"], "ignore_identical_ids": ign, "finetuned": scores}
+    split, ign = p.get("evaluate.split"), bool(p.get("evaluate.ignore_identical_ids"))
+    relevant = store.load_relevant(qrels, split)
+    ranking = read_trec(run_file)
+    write_curve(curves / "finetuned.csv", curve(relevant, ranking, ign))
+    out = {"split": split, "ignore_identical_ids": ign, "finetuned": evaluate(relevant, ranking, ign)}
     write_json(metrics, out)
     typer.echo(f"evaluate: {out}")
 

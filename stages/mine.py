@@ -6,6 +6,7 @@ import typer
 
 from syneg.cli import run, setup
 from syneg.data import store
+from syneg.embeddings import Embeddings
 from syneg.io import write_json, write_parquet
 from syneg.mining import MineConfig, mine
 from syneg.params import for_stage
@@ -16,6 +17,7 @@ app = typer.Typer(add_completion=False)
 @app.command()
 def main(
     data: Path = typer.Option(..., help="The prepare stage's folder."),
+    embeddings: Path = typer.Option(..., help="The encode_base stage's folder (read when 'mine.method' is dense)."),
     out: Path = typer.Option(..., help="Folder for pairs.parquet and candidates.parquet."),
     metrics: Path = typer.Option(..., help="Counts of pairs and kept candidates."),
     params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
@@ -26,8 +28,9 @@ def main(
     setup("mine")
     p = for_stage("mine", params)
     cfg = p.build(MineConfig, "mine")
-    pairs, cand, stats = mine(store.load(data), cfg, p.get("model.base"), p.get("model.max_seq_length"),
-                              p.runtime("encode_batch_size"))
+    ds = store.load(data)
+    emb = Embeddings.load(embeddings, ds) if cfg.method == "dense" else None
+    pairs, cand, stats = mine(ds, cfg, emb=emb)
     write_parquet(out / "pairs.parquet", pairs)
     write_parquet(out / "candidates.parquet", cand)
     write_json(metrics, {"method": cfg.method, **stats})

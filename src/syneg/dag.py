@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import ast
 import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +89,17 @@ def import_closure(script: Path, root: Path = ROOT) -> set[str]:
     return {p.relative_to(root).as_posix() for p in seen}
 
 
-def expected(stage: str, root: Path = ROOT) -> tuple[list[str], list[str]]:
-    """The params keys and source deps ``stage`` should list in dvc.yaml."""
-    script = Path("stages") / f"{stage}.py"
+def script_of(cmd: str) -> Path:
+    """The stage script a dvc.yaml command runs (``python stages/<script>.py ...``)."""
+    words = [w for w in shlex.split(cmd) if w.endswith(".py")]
+    if not words:
+        raise ValueError(f"no Python script in the command {cmd!r}")
+    return Path(words[0])
+
+
+def expected(stage: str, cmd: str, root: Path = ROOT) -> tuple[list[str], list[str]]:
+    """The params keys and source deps the stage ``stage``, which runs ``cmd``, should list in dvc.yaml."""
+    script = script_of(cmd)
     code = import_closure(script, root) | set(FILES.get(stage, ()))
     return list(STAGES[stage]), [script.as_posix()] + sorted(code - {script.as_posix()})
 
@@ -103,7 +110,7 @@ def _is_code(dep: str) -> bool:
 
 def _cmd_paths(cmd: str) -> list[str]:
     words = shlex.split(cmd)
-    return [w for prev, w in zip(words, words[1:]) if prev.startswith("--") and prev != "--params"]
+    return [w for prev, w in zip(words, words[1:]) if prev.startswith("--") and prev != "--params" and "/" in w]
 
 
 def _names(entries: list[Any]) -> list[str]:
@@ -120,7 +127,7 @@ def check(dvc_yaml: Path, root: Path = ROOT) -> list[str]:
         if name not in STAGES:
             problems.append(f"{dvc_yaml}: stage '{name}' is not in syneg.params.STAGES; declare its params there")
             continue
-        params, code = expected(name, root)
+        params, code = expected(name, stage.get("cmd", ""), root)
         listed = _names(stage.get("params"))
         if listed != params:
             problems.append(f"{dvc_yaml}: stage '{name}' params are {listed}; the code reads {params}")
@@ -151,12 +158,26 @@ def write(dvc_yaml: Path, root: Path = ROOT) -> None:
     for name, stage in doc.get("stages", {}).items():
         if name not in STAGES:
             continue
-        params, code = expected(name, root)
+        params, code = expected(name, stage["cmd"], root)
         stage["params"] = params
         data = [d for d in stage.get("deps") or [] if not _is_code(_names([d])[0])]
         stage["deps"] = code + data
-    with atomic_path(dvc_yaml) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        rt.dump(doc, fh)
+    import io
+
+    buf = io.StringIO()
+    rt.dump(doc, buf)
+    lines, out, in_stages = buf.getvalue().splitlines(), [], False
+    for line in lines:  # one blank line between stages, as people write them
+        if line == "stages:":
+            in_stages = True
+        elif line and not line.startswith(" "):
+            in_stages = False
+        if in_stages and line.startswith("  ") and not line.startswith("   ") and out and out[-1] not in ("", "stages:"):
+            out.append("")
+        if line or (out and out[-1]):
+            out.append(line)
+    with atomic_path(dvc_yaml) as tmp:
+        tmp.write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
 app = typer.Typer(add_completion=False)

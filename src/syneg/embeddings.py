@@ -1,10 +1,11 @@
-"""Encode texts once per model: a content-addressed embedding cache shared by every stage.
+"""Encode texts, and the corpus and query embeddings of one model as a pipeline output.
 
-Encoding the SciFact corpus with MiniLM takes minutes on a 2-core CPU; mining, reflection and the zero-shot
-baseline all need the same base-model corpus embeddings. The cache key hashes the model's files, the
-maximum sequence length, the prompt and every text, so a hit returns exactly what encoding would.
-The cache lives outside DVC's outputs (``$SYNEG_CACHE_DIR``, default ``.cache/syneg``), like a build cache:
-deleting it changes nothing but time.
+The ``encode`` stages write :class:`Embeddings` (the corpus and every query, rows in the prepared order) to
+``data/embeddings/<model>/``, a DVC output that ``mine``, ``reflect``, ``reflect_check`` and ``retrieve``
+read: nothing is encoded twice, and a queued experiment gets them from DVC's cache. Below that,
+:func:`encode` keeps a content-addressed cache (``$SYNEG_CACHE_DIR``, default ``.cache/syneg``) keyed by a
+hash of the model's files, the maximum length, the prompt and every text, so a hit returns exactly what
+encoding would; deleting it changes nothing but time.
 
 Example:
     >>> from syneg.embeddings import encode
@@ -16,15 +17,17 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from syneg import models
-from syneg.data.store import corpus_texts
+from syneg.data.store import DataError, corpus_texts
 from syneg.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -113,3 +116,69 @@ def encode_queries(ds, query_ids: Sequence[str], model_name: str, max_seq_length
     every = encode(model_name, ds.queries["text"].tolist(), max_seq_length, batch_size)
     row = {q: i for i, q in enumerate(ds.queries["query_id"])}
     return every[[row[q] for q in query_ids]]
+
+
+def _ids_digest(ids: Sequence[str]) -> str:
+    return hashlib.sha256("\0".join(ids).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Embeddings:
+    """The corpus and query embeddings of one model, rows in the prepared order (``ds.corpus``, ``ds.queries``).
+
+    Example:
+        >>> emb = Embeddings(np.eye(2, dtype=np.float32), np.eye(2, dtype=np.float32)[:1], ["d1", "d2"], ["q1"])
+        >>> emb.docs_of(["d2"]).tolist(), emb.queries_of(["q1"]).shape
+        ([[0.0, 1.0]], (1, 2))
+    """
+
+    corpus: np.ndarray
+    queries: np.ndarray
+    doc_ids: list[str]
+    query_ids: list[str]
+
+    FILES = ("corpus.npy", "queries.npy", "manifest.json")
+
+    @classmethod
+    def compute(cls, ds, model_name: str, max_seq_length: int = 256, batch_size: int = 64) -> "Embeddings":
+        """Encode ``ds``'s corpus and every query with ``model_name``."""
+        return cls(encode_corpus(ds, model_name, max_seq_length, batch_size),
+                   encode(model_name, ds.queries["text"].tolist(), max_seq_length, batch_size),
+                   ds.corpus["doc_id"].tolist(), ds.queries["query_id"].tolist())
+
+    def queries_of(self, ids: Sequence[str]) -> np.ndarray:
+        row = {q: i for i, q in enumerate(self.query_ids)}
+        return self.queries[[row[q] for q in ids]]
+
+    def docs_of(self, ids: Sequence[str]) -> np.ndarray:
+        row = {d: i for i, d in enumerate(self.doc_ids)}
+        return self.corpus[[row[d] for d in ids]]
+
+    def save(self, folder: str | os.PathLike, model: str) -> None:
+        """Write the folder whole or not at all: ``corpus.npy``, ``queries.npy`` and a manifest."""
+        manifest = {"model": model, "dim": int(self.corpus.shape[1]) if self.corpus.ndim == 2 else 0,
+                    "documents": len(self.doc_ids), "queries": len(self.query_ids),
+                    "doc_ids_sha256": _ids_digest(self.doc_ids), "query_ids_sha256": _ids_digest(self.query_ids)}
+        with atomic_path(folder, is_dir=True) as tmp:
+            np.save(tmp / "corpus.npy", self.corpus)
+            np.save(tmp / "queries.npy", self.queries)
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike, ds) -> "Embeddings":
+        """Read an ``encode`` stage's folder for the prepared dataset ``ds``.
+
+        Raises:
+            DataError: when a file is missing or the rows are not ``ds``'s documents and queries.
+        """
+        folder = Path(folder)
+        missing = [f for f in cls.FILES if not (folder / f).is_file()]
+        if missing:
+            raise DataError(f"{folder}: no {', '.join(missing)}; run the encode stage (dvc repro) first.")
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        doc_ids, query_ids = ds.corpus["doc_id"].tolist(), ds.queries["query_id"].tolist()
+        if (manifest.get("doc_ids_sha256"), manifest.get("query_ids_sha256")) != (_ids_digest(doc_ids),
+                                                                                   _ids_digest(query_ids)):
+            raise DataError(f"{folder}: its rows are not this dataset's documents and queries (encoded from "
+                            f"another prepare run?); rerun the encode stage (dvc repro).")
+        return cls(np.load(folder / "corpus.npy"), np.load(folder / "queries.npy"), doc_ids, query_ids)

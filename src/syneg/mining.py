@@ -77,8 +77,11 @@ def filter_candidates(
 
 
 def mine(ds: Dataset, cfg: MineConfig, model: str = "", max_seq_length: int = 256,
-         batch_size: int = 64) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+         batch_size: int = 64, emb=None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Mine candidates for every relevant pair of ``cfg.split``.
+
+    ``emb`` (:class:`syneg.embeddings.Embeddings`, the encode stage's output) gives the dense ranking's
+    embeddings; without it they are computed with ``model``.
 
     Returns:
         ``(pairs, candidates, stats)``: the training pairs (``query_id, pos_id``); one row per kept candidate with ``query_id, pos_id, doc_id, rank, score,
@@ -92,11 +95,11 @@ def mine(ds: Dataset, cfg: MineConfig, model: str = "", max_seq_length: int = 25
     depth = min(cfg.depth + max(len(p) for p in positives.values()), len(doc_ids))
 
     if cfg.method == "dense":
-        from syneg.embeddings import encode_corpus, encode_queries
+        from syneg.embeddings import Embeddings
         from syneg.retrieval.dense import search
 
-        doc_emb = encode_corpus(ds, model, max_seq_length, batch_size)
-        q_emb = encode_queries(ds, qids, model, max_seq_length, batch_size)
+        emb = emb if emb is not None else Embeddings.compute(ds, model, max_seq_length, batch_size)
+        doc_emb, q_emb = emb.corpus, emb.queries_of(qids)
         scores, idx = search(q_emb, doc_emb, depth)
         ranked = {q: [(doc_ids[j], float(s)) for j, s in zip(idx[i], scores[i])] for i, q in enumerate(qids)}
         qrow = {q: i for i, q in enumerate(qids)}

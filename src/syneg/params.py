@@ -43,16 +43,22 @@ _LLM = ("llm.backend", "llm.response_format", "llm.max_reasks", "llm.temperature
 #: Per stage, the params keys (a section or a dotted leaf) that shape its outputs, in dvc.yaml's order.
 STAGES: dict[str, tuple[str, ...]] = {
     "prepare": ("data.dataset",),
-    "mine": (*_ENCODER, "mine"),
+    "encode_base": _ENCODER,
+    "mine": ("mine",),
     "synthesize": (*_LLM, "synthesize", "reflect.critique"),
     "reflect": (*_ENCODER, *_LLM, "reflect"),
     "reflect_check": (*_ENCODER, *_LLM, "reflect", "reflect_check"),
     "mix": ("mix",),
     "diagnose": ("reflect.relative_margin",),
     "train": (*_ENCODER, "train"),
-    "baselines": (*_ENCODER, "evaluate"),
-    "evaluate": ("model.max_seq_length", "evaluate.split", "evaluate.depth", "evaluate.ignore_identical_ids"),
+    "encode_finetuned": ("model.max_seq_length",),
+    "retrieve_bm25": ("evaluate.split", "evaluate.depth", "evaluate.bm25_k1", "evaluate.bm25_b"),
+    "retrieve_base": ("evaluate.split", "evaluate.depth"),
+    "retrieve_finetuned": ("evaluate.split", "evaluate.depth"),
+    "baselines": ("evaluate.split", "evaluate.ignore_identical_ids"),
+    "evaluate": ("evaluate.split", "evaluate.ignore_identical_ids"),
 }
+
 
 #: Commands outside the DAG that read params (their keys invalidate no stage).
 COMMANDS: dict[str, tuple[str, ...]] = {

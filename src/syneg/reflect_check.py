@@ -121,15 +121,12 @@ def dropped_shares(frame: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
-def dense_ranking(ds: Dataset, query_ids: list[str], model: str, k: int, max_seq_length: int = 256,
-                  batch_size: int = 64) -> dict[str, list[str]]:
-    """The base model's top ``k`` documents per query (embeddings from the shared cache)."""
-    from syneg.embeddings import encode_corpus, encode_queries
+def dense_ranking(emb, query_ids: list[str], k: int) -> dict[str, list[str]]:
+    """The base model's top ``k`` documents per query, from its embeddings (the encode stage's output)."""
     from syneg.retrieval.dense import search
 
-    q_emb = encode_queries(ds, query_ids, model, max_seq_length, batch_size)
-    _, idx = search(q_emb, encode_corpus(ds, model, max_seq_length, batch_size), k)
-    doc_ids = ds.corpus["doc_id"].to_numpy()
+    _, idx = search(emb.queries_of(query_ids), emb.corpus, k)
+    doc_ids = np.asarray(emb.doc_ids)
     return {q: doc_ids[row].tolist() for q, row in zip(query_ids, idx)}
 
 
@@ -161,7 +158,7 @@ def split_half(frame: pd.DataFrame) -> dict[str, Any]:
 
 def run_check(ds: Dataset, pairs: pd.DataFrame, ranked: dict[str, list[str]], cfg: CheckConfig,
               rcfg: ReflectConfig, writer: Asker, judge: Asker, model: str, max_seq_length: int = 256,
-              batch_size: int = 64) -> tuple[pd.DataFrame, dict[str, Any]]:
+              batch_size: int = 64, emb=None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Build the labelled candidates (``writer`` paraphrases), reflect on them with every check (``judge``
     critiques), and measure (module docstring)."""
     src = paraphrase(sources(ds, pairs, cfg, ranked), ds, writer)
@@ -169,7 +166,7 @@ def run_check(ds: Dataset, pairs: pd.DataFrame, ranked: dict[str, list[str]], cf
     ok = src[src["error"] == ""].reset_index(drop=True)
     cand = ok.assign(neg_index=0, domain="", difficulty="", length="")
     kept, dropped, _ = reflect(ds, cand, rcfg, model, max_seq_length, batch_size, Critic(judge, rcfg.revise),
-                          critique_all=True)
+                               critique_all=True, emb=emb)
     results = pd.concat([kept.assign(reason=""), dropped], ignore_index=True)
     results = results.sort_values(["query_id", "pos_id", "label"], kind="stable").reset_index(drop=True)
     stats = {"pairs": int(len(src) // 2), "candidates": int(len(src)),

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from syneg.data.store import DataError, Dataset, doc_texts
-from syneg.embeddings import encode, encode_corpus, encode_queries
+from syneg.embeddings import Embeddings, encode
 from syneg.llm.critic import Candidate, Critic
 from syneg.text_checks import garbled, shingle_jaccard
 
@@ -153,13 +153,14 @@ def _text_problem(text: str, positive: str, cfg: ReflectConfig) -> str:
 
 
 class _Scorer:
-    """The base model's cosine of query and text, with the queries and corpus from the shared cache."""
+    """The base model's cosine of query and text; queries and corpus from the encode stage's embeddings."""
 
-    def __init__(self, ds: Dataset, neg: pd.DataFrame, model: str, max_seq_length: int, batch_size: int):
+    def __init__(self, ds: Dataset, neg: pd.DataFrame, model: str, max_seq_length: int, batch_size: int,
+                 emb: Embeddings | None = None):
         self.model, self.max_seq_length, self.batch_size = model, max_seq_length, batch_size
         qids = list(dict.fromkeys(neg["query_id"]))
-        self.q_emb = encode_queries(ds, qids, model, max_seq_length, batch_size)
-        self.d_emb = encode_corpus(ds, model, max_seq_length, batch_size)
+        emb = emb if emb is not None else Embeddings.compute(ds, model, max_seq_length, batch_size)
+        self.q_emb, self.d_emb = emb.queries_of(qids), emb.corpus
         self.qrow = {q: i for i, q in enumerate(qids)}
         self.drow = {d: i for i, d in enumerate(ds.corpus["doc_id"])}
 
@@ -240,13 +241,14 @@ def _critique(neg: pd.DataFrame, rows: list[int], reasons: list[str], critic: Cr
 
 def reflect(ds: Dataset, negatives: pd.DataFrame, cfg: ReflectConfig, model: str = "",
             max_seq_length: int = 256, batch_size: int = 64, critic: Critic | None = None,
-            critique_all: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+            critique_all: bool = False, emb: Embeddings | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Split ``negatives`` (a candidates table, see the module docstring) into kept and dropped rows.
 
     Args:
         critic: the LLM critique (check 5); ``None`` skips it.
         critique_all: critique every candidate, also those a cheaper check already dropped (for measuring
             each check on its own); their recorded reason stays the first check that failed.
+        emb: the base model's corpus and query embeddings (the encode stage's output); computed when None.
 
     Returns:
         ``(kept, dropped, stats)``; both tables keep the input columns and add ``verdict`` (the LLM's),
@@ -274,7 +276,7 @@ def reflect(ds: Dataset, negatives: pd.DataFrame, cfg: ReflectConfig, model: str
             why = "duplicate of another negative of this instance"
         seen.add(key)
         reasons.append(why)
-    scorer = _Scorer(ds, neg, model, max_seq_length, batch_size) if cfg.model_check and len(neg) else None
+    scorer = _Scorer(ds, neg, model, max_seq_length, batch_size, emb) if cfg.model_check and len(neg) else None
     if scorer is not None:
         _model_check(neg, [i for i, r in enumerate(reasons) if not r or critique_all], reasons, scorer, cfg)
     verdicts: Counter = Counter()

@@ -1,6 +1,5 @@
 """The openai backend, through the real openai client, against a scripted local server (tests/llm/fake_openai)."""
 
-import json
 import random
 
 import pytest

@@ -71,13 +71,26 @@ def save(ds: Dataset, folder: str | os.PathLike, manifest: dict) -> None:
     write_json(folder / "manifest.json", manifest)
 
 
-def load(folder: str | os.PathLike) -> Dataset:
-    """Load a dataset written by :func:`save` (the ``prepare`` stage)."""
+def load(folder: str | os.PathLike, qrels: bool = True) -> Dataset:
+    """Load a dataset written by :func:`save` (the ``prepare`` stage); ``qrels=False`` reads only the texts
+    (the encode stages, which must not rerun when only judgments change)."""
     folder = Path(folder)
-    missing = [f for f in FILES if not (folder / f).is_file()]
+    files = FILES if qrels else FILES[:2]
+    missing = [f for f in files if not (folder / f).is_file()]
     if missing:
-        raise FileNotFoundError(f"{folder}: {', '.join(missing)} missing. Run `dvc repro prepare` first.")
-    return Dataset(*(read_parquet(folder / f) for f in FILES))
+        raise DataError(f"{folder}: {', '.join(missing)} missing. Run `dvc repro prepare` first.")
+    frames = [read_parquet(folder / f) for f in files]
+    if not qrels:
+        frames.append(pd.DataFrame({"query_id": [], "doc_id": [], "score": [], "split": []}))
+    return Dataset(*frames)
+
+
+def load_relevant(qrels_file: str | os.PathLike, split: str) -> dict[str, dict[str, int]]:
+    """The qrels of ``split`` from a prepared ``qrels.parquet`` alone (what the scoring stages read)."""
+    qrels_file = Path(qrels_file)
+    if not qrels_file.is_file():
+        raise DataError(f"{qrels_file}: not found. Run `dvc repro prepare` first.")
+    return Dataset(pd.DataFrame(), pd.DataFrame(), read_parquet(qrels_file)).relevant(split)
 
 
 def doc_text(title: str, text: str) -> str:

@@ -47,7 +47,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from syneg.llm.base import ChatBackend, OnReply, Reply
+from syneg.llm.base import ChatBackend, Reply
 from syneg.llm.gguf import model_sha256, resolve
 
 log = logging.getLogger(__name__)

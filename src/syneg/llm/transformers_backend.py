@@ -36,7 +36,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from syneg.llm.base import ChatBackend, OnReply, Reply
+from syneg.llm.base import ChatBackend, Reply
 from syneg.models import fingerprint
 
 DTYPES = ("auto", "float32", "float16", "bfloat16")

@@ -79,3 +79,13 @@ class BM25:
         if self._reader is None:
             self._reader = jvm.lucene_index().LuceneIndexReader(self.index_dir)
         return float(self._reader.compute_query_document_score(doc_id, query))
+
+
+def bm25_run(ds, query_ids: Sequence[str], k1: float = 0.9, b: float = 0.4,
+             depth: int = 100) -> dict[str, dict[str, float]]:
+    """Lucene BM25 over ``title + " " + text`` (Pyserini's BEIR "flat" condition), as a run."""
+    from syneg.data.store import corpus_texts
+
+    text = dict(zip(ds.queries["query_id"], ds.queries["text"]))
+    index = BM25.build(ds.corpus["doc_id"].tolist(), corpus_texts(ds), k1=k1, b=b)
+    return {q: dict(h) for q, h in index.search([text[q] for q in query_ids], list(query_ids), depth).items()}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 
@@ -28,3 +30,10 @@ def search(query_emb: np.ndarray, doc_emb: np.ndarray, k: int, batch: int = 1024
 def score_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise inner products of two equally shaped embedding matrices."""
     return np.einsum("ij,ij->i", a, b)
+
+
+def dense_run(emb, query_ids: Sequence[str], depth: int) -> dict[str, dict[str, float]]:
+    """Exact top-``depth`` search of ``query_ids`` over ``emb`` (:class:`syneg.embeddings.Embeddings`), as a
+    run ``{query_id: {doc_id: score}}``."""
+    scores, idx = search(emb.queries_of(query_ids), emb.corpus, depth)
+    return {q: {emb.doc_ids[j]: float(s) for j, s in zip(idx[i], scores[i])} for i, q in enumerate(query_ids)}
