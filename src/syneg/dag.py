@@ -110,7 +110,8 @@ def _is_code(dep: str) -> bool:
 
 def _cmd_paths(cmd: str) -> list[str]:
     words = shlex.split(cmd)
-    return [w for prev, w in zip(words, words[1:]) if prev.startswith("--") and prev != "--params" and "/" in w]
+    values = [w for prev, w in zip(words, words[1:]) if prev.startswith("--") and prev != "--params"]
+    return [v.partition("=")[2] if "=" in v else v for v in values if "/" in v]  # NAME=PATH: the path
 
 
 def _names(entries: list[Any]) -> list[str]:
