@@ -1,6 +1,7 @@
-"""baselines: score the BM25 and zero-shot base-model runs on the evaluation split (beir / pytrec_eval)."""
+"""baselines: score the runs of BM25 (flat and multifield) and the zero-shot base model on the evaluation split."""
 
 from pathlib import Path
+from typing import List
 
 import typer
 
@@ -17,21 +18,24 @@ app = typer.Typer(add_completion=False)
 @app.command()
 def main(
     qrels: Path = typer.Option(..., help="The prepare stage's qrels.parquet."),
-    bm25_run: Path = typer.Option(..., help="The retrieve_bm25 stage's run file."),
-    zeroshot_run: Path = typer.Option(..., help="The retrieve_base stage's run file."),
-    metrics: Path = typer.Option(..., help="Metrics of BM25 and the zero-shot model."),
-    curves: Path = typer.Option(..., help="Folder for nDCG@k / Recall@k curves (dvc plots)."),
+    runs: List[str] = typer.Option(..., "--run", help="NAME=PATH: a retrieve stage's run file, scored under NAME "
+                                   "(repeat the option for each)."),
+    metrics: Path = typer.Option(..., help="Metrics of every run, under its NAME."),
+    curves: Path = typer.Option(..., help="Folder for nDCG@k / Recall@k curves, NAME.csv (dvc plots)."),
     params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
                                 "syneg.params.STAGES lists for it."),
 ) -> None:
-    """nDCG@10, MRR@10, R@10, R@100, MAP@100 of Pyserini BM25 and of params 'model.base' without fine-tuning,
-    on split 'evaluate.split', scored as the fine-tuned model is."""
+    """nDCG@10, MRR@10, R@10, R@100, MAP@100 of each run on split 'evaluate.split' (beir / pytrec_eval),
+    scored as the fine-tuned model is."""
     setup("baselines")
     p = for_stage("baselines", params)
     split, ign = p.get("evaluate.split"), bool(p.get("evaluate.ignore_identical_ids"))
     relevant = store.load_relevant(qrels, split)
     out = {"split": split, "ignore_identical_ids": ign}
-    for name, path in (("bm25", bm25_run), ("zeroshot", zeroshot_run)):
+    for spec in runs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise typer.BadParameter(f"'{spec}': write NAME=PATH, e.g. bm25=data/runs/bm25.trec", param_hint="--run")
         ranking = read_trec(path)
         out[name] = evaluate(relevant, ranking, ign)
         write_curve(curves / f"{name}.csv", curve(relevant, ranking, ign))

@@ -20,21 +20,23 @@ app = typer.Typer(add_completion=False)
 def main(
     data: Path = typer.Option(..., help="The prepare stage's folder."),
     out: Path = typer.Option(..., help="The run file to write (TREC format)."),
-    system: str = typer.Option(..., help="bm25 (Pyserini Lucene), or the name of the embeddings: base, finetuned."),
+    system: str = typer.Option(..., help="bm25 (Pyserini Lucene, title and text as one field), bm25_multifield "
+                               "(title and text as fields), or the name of the embeddings: base, finetuned."),
     embeddings: Optional[Path] = typer.Option(None, help="An encode stage's folder (for a dense system)."),
     params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
                                 "syneg.params.STAGES lists for it."),
 ) -> None:
-    """The top 'evaluate.depth' documents for every query of split 'evaluate.split': BM25 (k1
-    'evaluate.bm25_k1', b 'evaluate.bm25_b') or exact inner-product search over EMBEDDINGS."""
+    """The top 'evaluate.depth' documents for every query of split 'evaluate.split': BM25 flat or multifield
+    (k1 'evaluate.bm25_k1', b 'evaluate.bm25_b'), or exact inner-product search over EMBEDDINGS."""
     stage = f"retrieve_{system}"
     setup(stage)
     p = for_stage(stage, params)
     ds = store.load(data)
     split, depth = p.get("evaluate.split"), p.get("evaluate.depth")
     query_ids = list(ds.relevant(split))
-    if system == "bm25":
-        ranking = bm25_run(ds, query_ids, p.get("evaluate.bm25_k1"), p.get("evaluate.bm25_b"), depth)
+    if system in ("bm25", "bm25_multifield"):
+        ranking = bm25_run(ds, query_ids, p.get("evaluate.bm25_k1"), p.get("evaluate.bm25_b"), depth,
+                           multifield=system == "bm25_multifield")
     elif embeddings is None:
         raise typer.BadParameter(f"system '{system}' is dense: pass its encode stage's folder.",
                                  param_hint="--embeddings")

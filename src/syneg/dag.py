@@ -110,7 +110,8 @@ def _is_code(dep: str) -> bool:
 
 def _cmd_paths(cmd: str) -> list[str]:
     words = shlex.split(cmd)
-    return [w for prev, w in zip(words, words[1:]) if prev.startswith("--") and prev != "--params" and "/" in w]
+    values = [w for prev, w in zip(words, words[1:]) if prev.startswith("--") and prev != "--params"]
+    return [v.partition("=")[2] if "=" in v else v for v in values if "/" in v]  # NAME=PATH: the path
 
 
 def _names(entries: list[Any]) -> list[str]:
@@ -180,6 +181,35 @@ def write(dvc_yaml: Path, root: Path = ROOT) -> None:
         tmp.write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
+def leaves(node: Any, path: tuple[str, ...] = ()):
+    """Every leaf key of a params tree as a tuple of parts (a list or an empty mapping is one leaf)."""
+    if isinstance(node, dict) and node:
+        for key, value in node.items():
+            yield from leaves(value, (*path, str(key)))
+    else:
+        yield path
+
+
+def readers(params: dict[str, Any]) -> dict[str, list[str]]:
+    """For every leaf key of ``params``, the stages that declare it (directly or through a section)."""
+    from syneg.params import declared
+
+    table = {}
+    for path in leaves(params):
+        table[".".join(path)] = [s for s in STAGES if any(
+            tuple(k.split(".")) == path[:len(k.split("."))] for k in declared(s, params))]
+    return table
+
+
+def invalidation_table(params: dict[str, Any]) -> str:
+    """``readers`` as markdown: param key, the stages a change reruns directly (downstream stages follow
+    when their inputs change)."""
+    rows = ["| params key | stages it reruns |", "| --- | --- |"]
+    for key, stages in readers(params).items():
+        rows.append(f"| `{key}` | {', '.join(stages) if stages else 'none'} |")
+    return "\n".join(rows)
+
+
 app = typer.Typer(add_completion=False)
 
 
@@ -187,9 +217,15 @@ app = typer.Typer(add_completion=False)
 def main(
     dvc_yaml: Path = typer.Option(Path("dvc.yaml"), help="The pipeline file."),
     write_: bool = typer.Option(False, "--write", help="Rewrite its params and source deps from the code."),
+    table: bool = typer.Option(False, "--table", help="Print which stages each params key reruns (markdown)."),
 ) -> None:
     """Say where dvc.yaml's params and source deps differ from what each stage's code reads and imports."""
     root = dvc_yaml.resolve().parent
+    if table:
+        from syneg.params import read
+
+        typer.echo(invalidation_table(read(root / "params.yaml")))
+        return
     if write_:
         write(dvc_yaml, root)
     problems = check(dvc_yaml, root)

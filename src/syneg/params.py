@@ -53,10 +53,12 @@ STAGES: dict[str, tuple[str, ...]] = {
     "train": (*_ENCODER, "train"),
     "encode_finetuned": ("model.max_seq_length",),
     "retrieve_bm25": ("evaluate.split", "evaluate.depth", "evaluate.bm25_k1", "evaluate.bm25_b"),
+    "retrieve_bm25_multifield": ("evaluate.split", "evaluate.depth", "evaluate.bm25_k1", "evaluate.bm25_b"),
     "retrieve_base": ("evaluate.split", "evaluate.depth"),
     "retrieve_finetuned": ("evaluate.split", "evaluate.depth"),
     "baselines": ("evaluate.split", "evaluate.ignore_identical_ids"),
     "evaluate": ("evaluate.split", "evaluate.ignore_identical_ids"),
+    "card": (*_ENCODER, "mix", "train"),
 }
 
 

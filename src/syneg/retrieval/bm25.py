@@ -33,45 +33,62 @@ def _corpus_key(ids: Sequence[str], texts: Sequence[str]) -> str:
 
 
 class BM25:
-    """BM25 over one Lucene index (Anserini's default English analyzer: Porter stemming, stopwords)."""
+    """BM25 over one Lucene index (Anserini's default English analyzer: Porter stemming, stopwords).
 
-    def __init__(self, index_dir: str | os.PathLike, k1: float = 0.9, b: float = 0.4):
+    Built with ``titles``, the index is Pyserini's BEIR "multifield" one: the title in its own field, searched
+    together with the text (``fields``, each with boost 1.0); without, the "flat" one (title and text as one).
+    """
+
+    def __init__(self, index_dir: str | os.PathLike, k1: float = 0.9, b: float = 0.4,
+                 fields: dict[str, float] | None = None):
         lucene = jvm.lucene()
         self.index_dir = str(index_dir)
         self.searcher = lucene.LuceneSearcher(self.index_dir)
         self.searcher.set_bm25(float(k1), float(b))
+        self.fields = dict(fields or {})
         self._reader = None
 
     @classmethod
     def build(
-        cls, ids: Sequence[str], texts: Sequence[str], k1: float = 0.9, b: float = 0.4, threads: int = 2
+        cls, ids: Sequence[str], texts: Sequence[str], k1: float = 0.9, b: float = 0.4, threads: int = 2,
+        titles: Sequence[str] | None = None,
     ) -> "BM25":
-        """Index ``texts`` under ``ids`` (or reuse the cached index of the same content) and open it."""
-        if len(ids) != len(texts):
-            raise ValueError(f"BM25.build: {len(ids)} ids but {len(texts)} texts; pass one id per text.")
-        index_dir = cache_dir() / "bm25" / _corpus_key(ids, texts)
+        """Index ``texts`` under ``ids`` (or reuse the cached index of the same content) and open it; with
+        ``titles``, a multifield index (title and text in separate fields)."""
+        if len(ids) != len(texts) or (titles is not None and len(titles) != len(ids)):
+            raise ValueError(f"BM25.build: {len(ids)} ids but {len(texts)} texts"
+                             f"{'' if titles is None else f' and {len(titles)} titles'}; pass one of each per id.")
+        key = _corpus_key(ids, texts) + ("" if titles is None else f"-multifield-{_corpus_key(ids, titles)}")
+        index_dir = cache_dir() / "bm25" / key
         if not (index_dir / ".complete").is_file():
             index_lib = jvm.lucene_index()
             tmp = Path(f"{index_dir}.tmp-{os.getpid()}")
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.parent.mkdir(parents=True, exist_ok=True)
-            indexer = index_lib.LuceneIndexer(str(tmp), threads=threads)
+            if titles is None:
+                indexer = index_lib.LuceneIndexer(str(tmp), threads=threads)
+            else:  # Pyserini's BEIR multifield indexes: `-fields title`, positions, doc vectors, raw
+                indexer = index_lib.LuceneIndexer(args=["-index", str(tmp), "-fields", "title", "-storePositions",
+                                                        "-storeDocvectors", "-storeRaw"], threads=threads)
             batch = 10_000
             for start in range(0, len(ids), batch):
-                indexer.add_batch_dict(
-                    [{"id": i, "contents": t} for i, t in zip(ids[start:start + batch], texts[start:start + batch])]
-                )
+                docs = [{"id": i, "contents": t} for i, t in zip(ids[start:start + batch], texts[start:start + batch])]
+                if titles is not None:
+                    for doc, title in zip(docs, titles[start:start + batch]):
+                        doc["title"] = title
+                indexer.add_batch_dict(docs)
             indexer.close()
             (tmp / ".complete").write_text("ok\n")
             shutil.rmtree(index_dir, ignore_errors=True)
             os.replace(tmp, index_dir)
-        return cls(index_dir, k1=k1, b=b)
+        return cls(index_dir, k1=k1, b=b, fields=None if titles is None else {"contents": 1.0, "title": 1.0})
 
     def search(
         self, queries: Sequence[str], qids: Sequence[str], k: int, threads: int = 2
     ) -> dict[str, list[tuple[str, float]]]:
         """Top-``k`` ``(doc_id, score)`` per query id, best first."""
-        hits = self.searcher.batch_search(list(queries), list(qids), k=int(k), threads=int(threads))
+        hits = self.searcher.batch_search(list(queries), list(qids), k=int(k), threads=int(threads),
+                                          fields=self.fields)
         return {q: [(h.docid, float(h.score)) for h in hits.get(q, [])] for q in qids}
 
     def score(self, query: str, doc_id: str) -> float:
@@ -81,11 +98,16 @@ class BM25:
         return float(self._reader.compute_query_document_score(doc_id, query))
 
 
-def bm25_run(ds, query_ids: Sequence[str], k1: float = 0.9, b: float = 0.4,
-             depth: int = 100) -> dict[str, dict[str, float]]:
-    """Lucene BM25 over ``title + " " + text`` (Pyserini's BEIR "flat" condition), as a run."""
+def bm25_run(ds, query_ids: Sequence[str], k1: float = 0.9, b: float = 0.4, depth: int = 100,
+             multifield: bool = False) -> dict[str, dict[str, float]]:
+    """Lucene BM25 as a run: over ``title + " " + text`` (Pyserini's BEIR "flat" condition), or with
+    ``multifield`` over the title and the text as separate fields (its "multifield" condition)."""
     from syneg.data.store import corpus_texts
 
     text = dict(zip(ds.queries["query_id"], ds.queries["text"]))
-    index = BM25.build(ds.corpus["doc_id"].tolist(), corpus_texts(ds), k1=k1, b=b)
+    ids = ds.corpus["doc_id"].tolist()
+    if multifield:
+        index = BM25.build(ids, ds.corpus["text"].tolist(), k1=k1, b=b, titles=ds.corpus["title"].tolist())
+    else:
+        index = BM25.build(ids, corpus_texts(ds), k1=k1, b=b)
     return {q: dict(h) for q, h in index.search([text[q] for q in query_ids], list(query_ids), depth).items()}

@@ -1,0 +1,37 @@
+"""card: the fine-tuned model's card (base model, data, params, metrics) beside the DVC artifact."""
+
+from pathlib import Path
+
+import typer
+
+from syneg.card import render
+from syneg.cli import run, setup
+from syneg.io import atomic_path, read_json
+from syneg.params import for_stage
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def main(
+    manifest: Path = typer.Option(..., help="The prepare stage's manifest.json."),
+    metrics_dir: Path = typer.Option(..., help="Folder of the stages' metrics (evaluate, baselines, train, mix, "
+                                     "synthesize .json)."),
+    out: Path = typer.Option(..., help="The card to write (markdown)."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
+                                "syneg.params.STAGES lists for it."),
+) -> None:
+    """Write the card of the fine-tuned model from params 'model', 'mix', 'train' and the run's metrics."""
+    setup("card")
+    p = for_stage("card", params)
+    m = {name: read_json(metrics_dir / f"{name}.json") for name in ("evaluate", "baselines", "train", "mix",
+                                                                     "synthesize")}
+    text = render(p.section("model"), p.section("mix"), p.section("train"), read_json(manifest), m["evaluate"],
+                  m["baselines"], m["train"], m["mix"], m["synthesize"])
+    with atomic_path(out) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    typer.echo(f"card: {out}")
+
+
+if __name__ == "__main__":
+    run(app)
