@@ -118,7 +118,7 @@ def _synthesis_prompts(n: int) -> list[str]:
     from syneg.synthesis import SynthesizeConfig, build_items
 
     ds = load_folder(_scifact())
-    cfg = for_stage("synthesize", ROOT / "params.yaml").build(SynthesizeConfig, "synthesize")
+    cfg = for_stage("synthesize", ("synthesize",), ROOT / "params.yaml").build(SynthesizeConfig, "synthesize")
     pairs = ds.qrels[(ds.qrels["split"] == "train") & (ds.qrels["score"] > 0)][["query_id", "doc_id"]]
     pairs = pairs.rename(columns={"doc_id": "pos_id"}).head(n)
     empty = pd.DataFrame({"query_id": [], "pos_id": [], "doc_id": []})
@@ -132,12 +132,12 @@ def bench_llamacpp(n_prompts: int, model: str, n_threads: int, parallel: int, mo
     from syneg.llm.answers import synthesis_spec
     from syneg.llm.asking import Asker
     from syneg.llm.cache import AnswerCache
-    from syneg.llm.config import from_params
+    from syneg.llm.config import LLM_KEYS, from_params
     from syneg.llm.gguf import resolve
     from syneg.llm.llamacpp_backend import LlamaCppBackend
     from syneg.params import for_stage
 
-    llm = from_params(for_stage("synthesize", ROOT / "params.yaml"))
+    llm = from_params(for_stage("synthesize", LLM_KEYS, ROOT / "params.yaml"))
     prompts = _synthesis_prompts(n_prompts)
     spec = synthesis_spec(2)
     path = resolve(model)

@@ -12,6 +12,9 @@ from syneg.io import write_json
 from syneg.params import for_stage
 from syneg.retrieval.trec import read_trec
 
+# The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag).
+PARAMS = ("evaluate.split", "evaluate.ignore_identical_ids")
+
 app = typer.Typer(add_completion=False)
 
 
@@ -22,13 +25,13 @@ def main(
                                    "(repeat the option for each)."),
     metrics: Path = typer.Option(..., help="Metrics of every run, under its NAME."),
     curves: Path = typer.Option(..., help="Folder for nDCG@k / Recall@k curves, NAME.csv (dvc plots)."),
-    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
-                                "syneg.params.STAGES lists for it."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys PARAMS "
+                                "lists."),
 ) -> None:
     """nDCG@10, MRR@10, R@10, R@100, MAP@100 of each run on split 'evaluate.split' (beir / pytrec_eval),
     scored as the fine-tuned model is."""
     setup("baselines")
-    p = for_stage("baselines", params)
+    p = for_stage("baselines", PARAMS, params)
     split, ign = p.get("evaluate.split"), bool(p.get("evaluate.ignore_identical_ids"))
     relevant = store.load_relevant(qrels, split)
     out = {"split": split, "ignore_identical_ids": ign}

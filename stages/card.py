@@ -9,6 +9,9 @@ from syneg.cli import run, setup
 from syneg.io import atomic_path, read_json
 from syneg.params import for_stage
 
+# The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag).
+PARAMS = ("model.base", "model.max_seq_length", "mix", "train")
+
 app = typer.Typer(add_completion=False)
 
 
@@ -18,12 +21,12 @@ def main(
     metrics_dir: Path = typer.Option(..., help="Folder of the stages' metrics (evaluate, baselines, train, mix, "
                                      "synthesize .json)."),
     out: Path = typer.Option(..., help="The card to write (markdown)."),
-    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
-                                "syneg.params.STAGES lists for it."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys PARAMS "
+                                "lists."),
 ) -> None:
     """Write the card of the fine-tuned model from params 'model', 'mix', 'train' and the run's metrics."""
     setup("card")
-    p = for_stage("card", params)
+    p = for_stage("card", PARAMS, params)
     m = {name: read_json(metrics_dir / f"{name}.json") for name in ("evaluate", "baselines", "train", "mix",
                                                                      "synthesize")}
     text = render(p.section("model"), p.section("mix"), p.section("train"), read_json(manifest), m["evaluate"],

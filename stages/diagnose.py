@@ -11,6 +11,9 @@ from syneg.diagnostics import diagnose, examples
 from syneg.io import atomic_path, read_parquet, write_json
 from syneg.params import for_stage
 
+# The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag).
+PARAMS = ("reflect.relative_margin",)
+
 app = typer.Typer(add_completion=False)
 
 
@@ -22,15 +25,15 @@ def main(
     provenance: Path = typer.Option(..., help="The mix stage's provenance."),
     metrics: Path = typer.Option(..., help="Summaries of the distributions."),
     plots: Path = typer.Option(..., help="Folder for score_ratio.csv and length_ratio.csv."),
-    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
-                                "syneg.params.STAGES lists for it."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys PARAMS "
+                                "lists."),
     examples_: int = typer.Option(0, "--examples", help="Print this many kept synthetic negatives (a seeded "
                                   "sample) beside their query and positive, as markdown, and exit; writes nothing."),
 ) -> None:
     """Histograms of each negative's base-model score relative to its positive (synthetic vs retrieved), the
     count the model check flags, and each synthetic negative's word count relative to its positive."""
     setup("diagnose")
-    margin = float(for_stage("diagnose", params).get("reflect.relative_margin"))
+    margin = float(for_stage("diagnose", PARAMS, params).get("reflect.relative_margin"))
     ds = store.load(data)
     if examples_:
         queries = dict(zip(ds.queries["query_id"], ds.queries["text"]))

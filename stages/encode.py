@@ -10,6 +10,12 @@ from syneg.data import store
 from syneg.embeddings import Embeddings
 from syneg.params import for_stage
 
+# Per stage that runs this script, the params keys its outputs depend on: dvc.yaml lists exactly these.
+PARAMS = {
+    "encode_base": ("model.base", "model.max_seq_length"),
+    "encode_finetuned": ("model.max_seq_length",),
+}
+
 app = typer.Typer(add_completion=False)
 
 
@@ -19,14 +25,14 @@ def main(
     out: Path = typer.Option(..., help="Folder for corpus.npy, queries.npy and manifest.json."),
     model_dir: Optional[Path] = typer.Option(None, help="A model folder (the train stage's); without it, "
                                              "params 'model.base'."),
-    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
-                                "syneg.params.STAGES lists for it."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys PARAMS "
+                                "lists for it."),
 ) -> None:
     """Encode every document and query (L2-normalised, rows in the prepared order) with params 'model.base'
     (stage encode_base) or the model in MODEL_DIR (stage encode_finetuned)."""
     stage = "encode_finetuned" if model_dir else "encode_base"
     setup(stage)
-    p = for_stage(stage, params)
+    p = for_stage(stage, PARAMS[stage], params)
     model = str(model_dir) if model_dir else p.get("model.base")
     emb = Embeddings.compute(store.load(data, qrels=False), model, p.get("model.max_seq_length"), p.runtime("encode_batch_size"))
     emb.save(out, "finetuned" if model_dir else model)

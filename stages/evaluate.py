@@ -11,6 +11,9 @@ from syneg.io import write_json
 from syneg.params import for_stage
 from syneg.retrieval.trec import read_trec
 
+# The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag).
+PARAMS = ("evaluate.split", "evaluate.ignore_identical_ids")
+
 app = typer.Typer(add_completion=False)
 
 
@@ -20,13 +23,13 @@ def main(
     run_file: Path = typer.Option(..., "--run", help="The retrieve_finetuned stage's run file (TREC format)."),
     metrics: Path = typer.Option(..., help="Metrics of the fine-tuned model."),
     curves: Path = typer.Option(..., help="Folder for nDCG@k / Recall@k curves (dvc plots)."),
-    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
-                                "syneg.params.STAGES lists for it."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys PARAMS "
+                                "lists."),
 ) -> None:
     """nDCG@10, MRR@10, R@10, R@100, MAP@100 of the fine-tuned model's ranking (exact search over the whole
     corpus, top 'evaluate.depth') for the 'evaluate.split' queries, with beir (pytrec_eval)."""
     setup("evaluate")
-    p = for_stage("evaluate", params)
+    p = for_stage("evaluate", PARAMS, params)
     split, ign = p.get("evaluate.split"), bool(p.get("evaluate.ignore_identical_ids"))
     relevant = store.load_relevant(qrels, split)
     ranking = read_trec(run_file)

@@ -10,6 +10,9 @@ from syneg.io import read_parquet, write_json, write_parquet
 from syneg.mixing import MixConfig, mix
 from syneg.params import for_stage
 
+# The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag).
+PARAMS = ("mix",)
+
 app = typer.Typer(add_completion=False)
 
 
@@ -20,14 +23,14 @@ def main(
     synthetic: Path = typer.Option(..., help="The reflect stage's kept negatives."),
     out: Path = typer.Option(..., help="Folder for train.parquet and provenance.parquet."),
     metrics: Path = typer.Option(..., help="Counts of each kind of negative."),
-    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
-                                "syneg.params.STAGES lists for it."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys PARAMS "
+                                "lists."),
 ) -> None:
     """'mix.strategy' hybrid (every instance gets both kinds, the paper's method), direct (dataset-level
     pooling), synthetic_only or retrieved_only; 'mix.num_negatives' per instance; writes
     sentence-transformers' (anchor, positive, negative_1..k) table."""
     setup("mix")
-    cfg = for_stage("mix", params).build(MixConfig, "mix")
+    cfg = for_stage("mix", PARAMS, params).build(MixConfig, "mix")
     train, provenance, stats = mix(store.load(data), read_parquet(mined / "pairs.parquet"),
                                    read_parquet(mined / "candidates.parquet"), read_parquet(synthetic), cfg)
     write_parquet(out / "train.parquet", train)

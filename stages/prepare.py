@@ -8,6 +8,9 @@ from syneg.cli import run, setup
 from syneg.data import beir, store
 from syneg.params import for_stage
 
+# The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag).
+PARAMS = ("data.dataset",)
+
 app = typer.Typer(add_completion=False)
 
 
@@ -15,13 +18,13 @@ app = typer.Typer(add_completion=False)
 def main(
     source: Path = typer.Option(..., help="The dataset's BEIR folder (corpus.jsonl, queries.jsonl, qrels/)."),
     out: Path = typer.Option(..., help="Folder for corpus/queries/qrels parquet + manifest."),
-    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
-                                "syneg.params.STAGES lists for it."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys PARAMS "
+                                "lists."),
 ) -> None:
     """Check every line of the dataset params 'data.dataset' names (fetched into SOURCE by
     `python -m syneg.data.fetch`) and write the fast form later stages read."""
     setup("prepare")
-    name = for_stage("prepare", params).get("data.dataset")
+    name = for_stage("prepare", PARAMS, params).get("data.dataset")
     if not source.is_dir():
         raise beir.DataError(f"{source}: no dataset folder. Fetch it with `python -m syneg.data.fetch` (make "
                              f"repro does), or put a BEIR folder there.")

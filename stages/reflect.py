@@ -11,10 +11,13 @@ from syneg.embeddings import Embeddings
 from syneg.io import split_timings, write_json, write_parquet, write_timings
 from syneg.llm.asking import check_failed_share
 from syneg.llm.cache import AnswerCache
-from syneg.llm.config import from_params, make_asker
+from syneg.llm.config import LLM_KEYS, from_params, make_asker
 from syneg.llm.critic import Critic
 from syneg.params import for_stage
 from syneg.reflection import ReflectConfig, critic_llm, read_candidates, reflect
+
+# The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag).
+PARAMS = ("model.base", "model.max_seq_length", *LLM_KEYS, "reflect")
 
 app = typer.Typer(add_completion=False)
 
@@ -30,15 +33,15 @@ def main(
     out: Path = typer.Option(..., help="Folder for kept.parquet and dropped.parquet."),
     llm_cache: Path = typer.Option(..., help="Store of every critique answer."),
     metrics: Path = typer.Option(..., help="Acceptance rate, counts per reason, LLM use."),
-    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
-                                "syneg.params.STAGES lists for it."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys PARAMS "
+                                "lists."),
 ) -> None:
     """Keep a synthetic negative only if it is real text, not a near-copy of the positive
     ('reflect.max_copy_jaccard'), not a repeat, accepted (or revised) by the LLM's critique
     ('reflect.critique', with an LLM backend), and scored by the base model below the positive by
     'reflect.relative_margin'. Every drop is recorded with its reason."""
     setup("reflect")
-    p = for_stage("reflect", params)
+    p = for_stage("reflect", PARAMS, params)
     cfg = p.build(ReflectConfig, "reflect")
     llm = from_params(p)
     ds = store.load(data)

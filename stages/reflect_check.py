@@ -11,10 +11,13 @@ from syneg.embeddings import Embeddings
 from syneg.io import read_parquet, split_timings, write_json, write_parquet, write_timings
 from syneg.llm.asking import check_failed_share
 from syneg.llm.cache import AnswerCache
-from syneg.llm.config import from_params, make_asker
+from syneg.llm.config import LLM_KEYS, from_params, make_asker
 from syneg.params import for_stage
 from syneg.reflect_check import CheckConfig, dense_ranking, run_check
 from syneg.reflection import ReflectConfig, critic_llm
+
+# The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag).
+PARAMS = ("model.base", "model.max_seq_length", *LLM_KEYS, "reflect", "reflect_check")
 
 app = typer.Typer(add_completion=False)
 
@@ -29,14 +32,14 @@ def main(
     llm_cache: Path = typer.Option(..., help="Store of the paraphrase and "
                                    "critique answers."),
     metrics: Path = typer.Option(..., help="Share of each label each check drops."),
-    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
-                                "syneg.params.STAGES lists for it."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys PARAMS "
+                                "lists."),
 ) -> None:
     """For 'reflect_check.pairs' training pairs, let the LLM rewrite the positive (a false negative) and an
     unjudged, off-topic document (a true negative), run every reflect check on each, and report the share of
     each label that the margin check, the critique, and both drop."""
     setup("reflect_check")
-    p = for_stage("reflect_check", params)
+    p = for_stage("reflect_check", PARAMS, params)
     cfg = p.build(CheckConfig, "reflect_check")
     rcfg = p.build(ReflectConfig, "reflect")
     llm = from_params(p)

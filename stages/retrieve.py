@@ -13,6 +13,14 @@ from syneg.retrieval.bm25 import bm25_run
 from syneg.retrieval.dense import dense_run
 from syneg.retrieval.trec import write_trec
 
+# Per stage that runs this script, the params keys its outputs depend on: dvc.yaml lists exactly these.
+PARAMS = {
+    "retrieve_bm25": ("evaluate.split", "evaluate.depth", "evaluate.bm25_k1", "evaluate.bm25_b"),
+    "retrieve_bm25_multifield": ("evaluate.split", "evaluate.depth", "evaluate.bm25_k1", "evaluate.bm25_b"),
+    "retrieve_base": ("evaluate.split", "evaluate.depth"),
+    "retrieve_finetuned": ("evaluate.split", "evaluate.depth"),
+}
+
 app = typer.Typer(add_completion=False)
 
 
@@ -23,14 +31,14 @@ def main(
     system: str = typer.Option(..., help="bm25 (Pyserini Lucene, title and text as one field), bm25_multifield "
                                "(title and text as fields), or the name of the embeddings: base, finetuned."),
     embeddings: Optional[Path] = typer.Option(None, help="An encode stage's folder (for a dense system)."),
-    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
-                                "syneg.params.STAGES lists for it."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys PARAMS "
+                                "lists for it."),
 ) -> None:
     """The top 'evaluate.depth' documents for every query of split 'evaluate.split': BM25 flat or multifield
     (k1 'evaluate.bm25_k1', b 'evaluate.bm25_b'), or exact inner-product search over EMBEDDINGS."""
     stage = f"retrieve_{system}"
     setup(stage)
-    p = for_stage(stage, params)
+    p = for_stage(stage, PARAMS[stage], params)
     ds = store.load(data)
     split, depth = p.get("evaluate.split"), p.get("evaluate.depth")
     query_ids = list(ds.relevant(split))

@@ -11,9 +11,12 @@ from syneg.data import store
 from syneg.io import read_json, read_parquet, split_timings, write_json, write_parquet, write_timings
 from syneg.llm.asking import check_failed_share
 from syneg.llm.cache import AnswerCache
-from syneg.llm.config import from_params
+from syneg.llm.config import LLM_KEYS, from_params
 from syneg.params import for_stage
 from syneg.synthesis import SynthesizeConfig, build_items, dry_run, make_generator, synthesize
+
+# The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag).
+PARAMS = (*LLM_KEYS, "synthesize", "reflect.critique")
 
 app = typer.Typer(add_completion=False)
 
@@ -25,8 +28,8 @@ def main(
     out: Path = typer.Option(..., help="Folder for negatives.parquet and failures.parquet."),
     llm_cache: Path = typer.Option(..., help="Store of every LLM answer (resume, replay)."),
     metrics: Path = typer.Option(..., help="Requests, cache hits, tokens, cost, failures."),
-    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys "
-                                "syneg.params.STAGES lists for it."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys PARAMS "
+                                "lists."),
     dry_run_: bool = typer.Option(False, "--dry-run", help="Print the projected requests, tokens and cost of "
                                   "synthesize and reflect's critique, then exit. Sends nothing, writes nothing."),
     reflect_cache: Optional[Path] = typer.Option(None, help="With --dry-run: reflect's store."),
@@ -35,7 +38,7 @@ def main(
     'synthesize.num_negatives' negatives per (query, positive). The default backend 'offline' is a no-LLM
     STAND-IN; its outputs say so."""
     setup("synthesize")
-    p = for_stage("synthesize", params)
+    p = for_stage("synthesize", PARAMS, params)
     cfg = p.build(SynthesizeConfig, "synthesize")
     llm = from_params(p)
     ds = store.load(data)

@@ -16,7 +16,8 @@ from syneg.dag import check, import_closure, leaves, readers
 from syneg.llm.config import LLMConfig
 from syneg.mining import MineConfig
 from syneg.mixing import MixConfig
-from syneg.params import STAGES, declared, read
+from syneg.llm.config import LLM_KEYS
+from syneg.params import declared, read
 from syneg.reflect_check import CheckConfig
 from syneg.reflection import ReflectConfig
 from syneg.sandbox import ROOT
@@ -134,7 +135,7 @@ def test_every_params_key_invalidates_exactly_the_stages_that_read_it(recorded):
     assert Repo(str(recorded)).status() == {}
     original = (recorded / "params.yaml").read_text()
     params = yaml.safe_load(original)
-    table = readers(params)
+    table = readers(params, recorded / "dvc.yaml")
     wrong, runtime_keys = [], 0
     for path, value in _leaves(params):
         data = yaml.safe_load(original)
@@ -156,7 +157,8 @@ def test_another_backend_settings_rerun_nothing(recorded):
 
     params = read(recorded / "params.yaml")
     assert params["llm"]["backend"] == "llamacpp"
-    assert all("llm.openai" not in declared(s, params) for s in STAGES)
+    assert "llm.openai" not in declared(LLM_KEYS, params) and "llm.llamacpp" in declared(LLM_KEYS, params)
     params["llm"]["backend"] = "openai"
-    assert "llm.openai" in declared("synthesize", params) and "llm.llamacpp" not in declared("synthesize", params)
+    assert "llm.openai" in declared(LLM_KEYS, params) and "llm.llamacpp" not in declared(LLM_KEYS, params)
+    assert readers(read(recorded / "params.yaml"), recorded / "dvc.yaml")["llm.openai.model"] == []
     assert Repo(str(recorded)).status() == {}

@@ -26,10 +26,10 @@ def test_unknown_param_key_names_the_known_ones(tmp_path):
     p = tmp_path / "params.yaml"
     p.write_text("mix:\n  ratio: 0.5\n  ratoi: 1\n")
     with pytest.raises(ParamsError, match=r"unknown key\(s\) mix.ratoi; known: .*ratio"):
-        for_stage("mix", p).build(MixConfig, "mix")
+        for_stage("mix", ("mix",), p).build(MixConfig, "mix")
     p.write_text("train: {}\n")
     with pytest.raises(ParamsError, match=f"{p}: 'mix' is missing"):
-        for_stage("mix", p)
+        for_stage("mix", ("mix",), p)
 
 
 def test_a_stage_that_cannot_start_says_why_in_one_line_and_exits_1(tmp_path):

@@ -1,6 +1,6 @@
 """Check (or write) dvc.yaml against the code: each stage's params and source deps, exactly.
 
-A stage's params are the keys :data:`syneg.params.STAGES` declares for it; its source deps are its script,
+A stage's params are the keys its script's ``PARAMS`` declares; its source deps are its script,
 every ``syneg`` module the script imports directly or through other modules (each package's
 ``__init__.py`` included, imports inside functions too), and the files in :data:`FILES`. Data deps and
 outputs are dvc.yaml's own; every path a stage's command passes must be one of them (or hold one).
@@ -18,13 +18,15 @@ Example:
 from __future__ import annotations
 
 import ast
+import functools
+import importlib.util
 import shlex
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from syneg.params import STAGES
+from syneg.params import declared
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "syneg"
@@ -97,11 +99,32 @@ def script_of(cmd: str) -> Path:
     return Path(words[0])
 
 
+@functools.lru_cache(maxsize=None)
+def _declarations(script: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(f"_syneg_stage_{script.stem}", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # a stage script runs nothing on import (its app runs under __main__)
+    if not hasattr(module, "PARAMS"):
+        raise ValueError(f"{script}: no PARAMS; declare the params keys the stage reads there")
+    return module.PARAMS
+
+
+def stage_params(stage: str, cmd: str, root: Path = ROOT) -> tuple[str, ...]:
+    """The params keys the stage ``stage`` declares: its script's ``PARAMS`` (per stage, for a script that
+    several stages run)."""
+    params = _declarations(root / script_of(cmd))
+    if isinstance(params, dict):
+        if stage not in params:
+            raise ValueError(f"{script_of(cmd)}: PARAMS has no entry for stage '{stage}'")
+        return tuple(params[stage])
+    return tuple(params)
+
+
 def expected(stage: str, cmd: str, root: Path = ROOT) -> tuple[list[str], list[str]]:
     """The params keys and source deps the stage ``stage``, which runs ``cmd``, should list in dvc.yaml."""
     script = script_of(cmd)
     code = import_closure(script, root) | set(FILES.get(stage, ()))
-    return list(STAGES[stage]), [script.as_posix()] + sorted(code - {script.as_posix()})
+    return list(stage_params(stage, cmd, root)), [script.as_posix()] + sorted(code - {script.as_posix()})
 
 
 def _is_code(dep: str) -> bool:
@@ -123,12 +146,13 @@ def check(dvc_yaml: Path, root: Path = ROOT) -> list[str]:
     import yaml
 
     stages = (yaml.safe_load(dvc_yaml.read_text(encoding="utf-8")) or {}).get("stages", {})
-    problems = [f"{dvc_yaml}: no stage '{s}' (declared in syneg.params.STAGES)" for s in STAGES if s not in stages]
+    problems = []
     for name, stage in stages.items():
-        if name not in STAGES:
-            problems.append(f"{dvc_yaml}: stage '{name}' is not in syneg.params.STAGES; declare its params there")
+        try:
+            params, code = expected(name, stage.get("cmd", ""), root)
+        except ValueError as exc:
+            problems.append(f"{dvc_yaml}: stage '{name}': {exc}")
             continue
-        params, code = expected(name, stage.get("cmd", ""), root)
         listed = _names(stage.get("params"))
         if listed != params:
             problems.append(f"{dvc_yaml}: stage '{name}' params are {listed}; the code reads {params}")
@@ -157,8 +181,6 @@ def write(dvc_yaml: Path, root: Path = ROOT) -> None:
     rt.width = 4096
     doc = rt.load(dvc_yaml.read_text(encoding="utf-8"))
     for name, stage in doc.get("stages", {}).items():
-        if name not in STAGES:
-            continue
         params, code = expected(name, stage["cmd"], root)
         stage["params"] = params
         data = [d for d in stage.get("deps") or [] if not _is_code(_names([d])[0])]
@@ -190,22 +212,22 @@ def leaves(node: Any, path: tuple[str, ...] = ()):
         yield path
 
 
-def readers(params: dict[str, Any]) -> dict[str, list[str]]:
-    """For every leaf key of ``params``, the stages that declare it (directly or through a section)."""
-    from syneg.params import declared
+def readers(params: dict[str, Any], dvc_yaml: Path = ROOT / "dvc.yaml") -> dict[str, list[str]]:
+    """For every leaf key of ``params``, the stages of ``dvc_yaml`` that declare it (itself or a section above)."""
+    import yaml
 
-    table = {}
-    for path in leaves(params):
-        table[".".join(path)] = [s for s in STAGES if any(
-            tuple(k.split(".")) == path[:len(k.split("."))] for k in declared(s, params))]
-    return table
+    stages = (yaml.safe_load(dvc_yaml.read_text(encoding="utf-8")) or {}).get("stages", {})
+    keys = {name: declared(stage_params(name, stage["cmd"], dvc_yaml.parent), params) for name, stage in stages.items()}
+    return {".".join(path): [name for name, ks in keys.items()
+                             if any(tuple(k.split(".")) == path[:len(k.split("."))] for k in ks)]
+            for path in leaves(params)}
 
 
-def invalidation_table(params: dict[str, Any]) -> str:
+def invalidation_table(params: dict[str, Any], dvc_yaml: Path = ROOT / "dvc.yaml") -> str:
     """``readers`` as markdown: param key, the stages a change reruns directly (downstream stages follow
     when their inputs change)."""
     rows = ["| params key | stages it reruns |", "| --- | --- |"]
-    for key, stages in readers(params).items():
+    for key, stages in readers(params, dvc_yaml).items():
         rows.append(f"| `{key}` | {', '.join(stages) if stages else 'none'} |")
     return "\n".join(rows)
 
@@ -224,7 +246,7 @@ def main(
     if table:
         from syneg.params import read
 
-        typer.echo(invalidation_table(read(root / "params.yaml")))
+        typer.echo(invalidation_table(read(root / "params.yaml"), dvc_yaml.resolve()))
         return
     if write_:
         write(dvc_yaml, root)

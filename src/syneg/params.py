@@ -1,11 +1,11 @@
-"""Which params each stage reads, and the only way a stage reads them.
+"""The only way a stage reads params: exactly the keys it declares, plus the ``runtime`` section.
 
-:data:`STAGES` is the one place that declares, per stage, the keys of ``params.yaml`` whose values shape its
-outputs; dvc.yaml lists exactly these (``python -m syneg.dag`` checks it, and a test mutates every key and
-asks ``dvc status``). :func:`for_stage` hands a stage only its declared keys plus the ``runtime`` section, so
-code cannot read a key DVC does not track. ``runtime`` holds knobs that change speed and never a result
-(encode batch size, LLM threads, slots, timeouts, concurrency); no stage declares it, so changing one
-reruns nothing.
+Each stage script declares the keys of ``params.yaml`` whose values shape its outputs in a ``PARAMS`` constant
+beside its code (so changing one stage's list changes only that stage's script, and reruns only it); dvc.yaml
+lists exactly these keys (``python -m syneg.dag`` checks it, and a test mutates every key and asks
+``dvc status``). :func:`for_stage` hands the stage only those keys plus the ``runtime`` section, so code cannot
+read a key DVC does not track. ``runtime`` holds knobs that change speed and never a result (encode batch
+size, LLM threads, slots, timeouts, concurrency); no stage declares it, so changing one reruns nothing.
 
 ``${llm.backend}`` in a key is resolved against the params themselves, as DVC's templating does: a stage
 depends on the settings of the LLM backend in use, not on those of the others.
@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Sequence, TypeVar
 
 import yaml
 
@@ -35,38 +35,6 @@ T = TypeVar("T")
 RUNTIME = "runtime"
 #: What a ``runtime`` knob is when params.yaml leaves it out.
 RUNTIME_DEFAULTS: dict[str, Any] = {"encode_batch_size": 64}
-
-_ENCODER = ("model.base", "model.max_seq_length")
-_LLM = ("llm.backend", "llm.response_format", "llm.max_reasks", "llm.temperature", "llm.seed", "llm.max_tokens",
-        "llm.max_failed_share", "llm.${llm.backend}")
-
-#: Per stage, the params keys (a section or a dotted leaf) that shape its outputs, in dvc.yaml's order.
-STAGES: dict[str, tuple[str, ...]] = {
-    "prepare": ("data.dataset",),
-    "encode_base": _ENCODER,
-    "mine": ("mine",),
-    "synthesize": (*_LLM, "synthesize", "reflect.critique"),
-    "reflect": (*_ENCODER, *_LLM, "reflect"),
-    "reflect_check": (*_ENCODER, *_LLM, "reflect", "reflect_check"),
-    "mix": ("mix",),
-    "diagnose": ("reflect.relative_margin",),
-    "train": (*_ENCODER, "train"),
-    "encode_finetuned": ("model.max_seq_length",),
-    "retrieve_bm25": ("evaluate.split", "evaluate.depth", "evaluate.bm25_k1", "evaluate.bm25_b"),
-    "retrieve_bm25_multifield": ("evaluate.split", "evaluate.depth", "evaluate.bm25_k1", "evaluate.bm25_b"),
-    "retrieve_base": ("evaluate.split", "evaluate.depth"),
-    "retrieve_finetuned": ("evaluate.split", "evaluate.depth"),
-    "baselines": ("evaluate.split", "evaluate.ignore_identical_ids"),
-    "evaluate": ("evaluate.split", "evaluate.ignore_identical_ids"),
-    "card": (*_ENCODER, "mix", "train"),
-}
-
-
-#: Commands outside the DAG that read params (their keys invalidate no stage).
-COMMANDS: dict[str, tuple[str, ...]] = {
-    "fetch": ("data.dataset", "data.url"),  # the .dvc file pins the fetched bytes, not the URL
-}
-
 
 class ParamsError(UserError, ValueError):
     """A parameter is missing or has a value the stage cannot use."""
@@ -119,11 +87,8 @@ def resolve(text: str, data: dict[str, Any]) -> str:
     return re.sub(r"\$\{([^}]+)\}", sub, text)
 
 
-def declared(stage: str, data: dict[str, Any]) -> tuple[str, ...]:
-    """The keys ``stage`` declares, resolved against the params ``data``."""
-    keys = STAGES.get(stage, COMMANDS.get(stage))
-    if keys is None:
-        raise ParamsError(f"no stage '{stage}' in syneg.params.STAGES; known: {', '.join(STAGES)}.")
+def declared(keys: Sequence[str], data: dict[str, Any]) -> tuple[str, ...]:
+    """``keys`` (a stage's ``PARAMS``) resolved against the params ``data``."""
     out = []
     for key in keys:
         name = resolve(key, data)
@@ -168,9 +133,8 @@ class Params:
         self._runtime = dict(data.get(RUNTIME) or {})
 
     def _missing(self, key: str) -> ParamsError:
-        return ParamsError(f"stage '{self.stage}' reads '{key}' but does not declare it: add it to "
-                           f"syneg.params.STAGES['{self.stage}'] and to the stage's params in dvc.yaml "
-                           f"(python -m syneg.dag --write).")
+        return ParamsError(f"stage '{self.stage}' reads '{key}' but does not declare it: add it to the PARAMS "
+                           f"of its script and to the stage's params in dvc.yaml (python -m syneg.dag --write).")
 
     def get(self, key: str) -> Any:
         """The value of dotted ``key``, which the stage must declare (or a section above it)."""
@@ -216,7 +180,7 @@ def build(cls: type[T], values: dict[str, Any], name: str, source: str = "params
         raise ParamsError(f"{source}: section '{name}': {exc}") from exc
 
 
-def for_stage(stage: str, path: str | Path = "params.yaml") -> Params:
-    """The params ``stage`` may read from the file at ``path``: its declared keys and ``runtime``."""
+def for_stage(stage: str, keys: Sequence[str], path: str | Path = "params.yaml") -> Params:
+    """The params the stage ``stage``, which declares ``keys``, may read from the file at ``path``."""
     data = read(path)
-    return Params(data, declared(stage, data), stage, str(path))
+    return Params(data, declared(keys, data), stage, str(path))

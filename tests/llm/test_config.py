@@ -1,7 +1,7 @@
 import pytest
 
 from syneg.llm.cache import AnswerCache
-from syneg.llm.config import LLMConfig, from_params, make_asker, make_backend
+from syneg.llm.config import LLM_KEYS, LLMConfig, from_params, make_asker, make_backend
 from syneg.llm.openai_batch import OpenAIBatchBackend
 from syneg.llm.pricing import Prices
 from syneg.params import Params, declared, for_stage, read
@@ -9,14 +9,14 @@ from syneg.sandbox import ROOT
 
 
 def test_the_committed_params_load_and_default_to_the_local_llm():
-    cfg = from_params(for_stage("synthesize", ROOT / "params.yaml"))
+    cfg = from_params(for_stage("synthesize", LLM_KEYS, ROOT / "params.yaml"))
     assert cfg.backend == "llamacpp" and cfg.is_llm and cfg.response_format == "json_schema"
     assert cfg.llamacpp["model"] == "qwen2.5-coder-1.5b-instruct-q4_k_m" and cfg.max_failed_share == 0.02
     assert cfg.options("llamacpp")["mode"] == "server"  # runtime.llamacpp joins the backend's options
     assert cfg.openai == {}  # the stage declares only the backend in use: llm.openai is not read
     data = read(ROOT / "params.yaml")
     data["llm"]["backend"] = "openai"
-    openai = from_params(Params(data, declared("synthesize", data), "synthesize"))
+    openai = from_params(Params(data, declared(LLM_KEYS, data), "synthesize"))
     assert openai.llamacpp == {} and Prices(openai.prices).price("gpt-4o-mini-2024-07-18") == (0.15, 0.60)
 
 

@@ -30,6 +30,7 @@ from syneg.data.store import DataError
 from syneg.params import for_stage
 
 RAW = Path("data/raw")
+PARAMS = ("data.dataset", "data.url")  # outside the DAG: the .dvc file pins the fetched bytes
 
 
 def _dvc(*args: str, cwd: str | Path = ".") -> str:
@@ -82,7 +83,7 @@ def main(
     params: Path = typer.Option(Path("params.yaml"), help="Params file; reads data.dataset and data.url."),
 ) -> None:
     """Fetch params 'data.dataset' into RAW/<dataset> and track it with DVC."""
-    p = for_stage("fetch", params)
+    p = for_stage("fetch", PARAMS, params)
     name = p.get("data.dataset")
     existed = (raw / name).exists()
     folder = fetch(name, p.get("data.url"), raw)

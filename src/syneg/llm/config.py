@@ -23,6 +23,9 @@ from syneg.llm.cache import AnswerCache
 from syneg.llm.pricing import Prices
 
 BACKENDS = ("llamacpp", "offline", "openai", "transformers")
+#: The ``llm`` keys an LLM stage's answers depend on: the sampling, and the section of the backend in use.
+LLM_KEYS = ("llm.backend", "llm.response_format", "llm.max_reasks", "llm.temperature", "llm.seed", "llm.max_tokens",
+            "llm.max_failed_share", "llm.${llm.backend}")
 #: Per backend, the keys of ``llm.<backend>`` (they shape answers or their cost: stages declare them) and of
 #: ``runtime.<backend>`` (speed only: no stage declares them, changing one reruns nothing).
 KEYS = {
