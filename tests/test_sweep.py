@@ -12,8 +12,9 @@ def _rev(name, strategy, ratio, ndcg, experiments=None):
 
 
 def test_collect_walks_dvc_exp_shows_nesting_and_keeps_one_row_per_setting():
+    workspace = {**_rev("workspace", "hybrid", 0.333333, 0.6846), "rev": "workspace", "name": None}  # as dvc writes it
     show = [
-        _rev("workspace", "hybrid", 0.333333, 0.6846),
+        workspace,
         _rev("main", "hybrid", 0.333333, 0.6846, experiments=[
             {"revs": [_rev("exp-a", "direct", 0.5, 0.6801)], "name": "exp-a", "executor": None},
             {"revs": [_rev("exp-b", "hybrid", 0.0, 0.6887)], "name": "exp-b", "executor": None},
@@ -26,6 +27,8 @@ def test_collect_walks_dvc_exp_shows_nesting_and_keeps_one_row_per_setting():
     assert table["experiment"].tolist() == ["exp-a", "exp-b", "workspace"]
     assert table["grad_norm_variance"].tolist() == [155.0] * 3
     assert "| exp-b | hybrid | 0.0 | 68.87 | 65.87 | 94.00 | 155.0 |" in markdown(table)
+    sha = {**_rev("x", "direct", 1.0, 0.6), "rev": "e843e75b9bd92aea2f8991f2a34285f01269c1b3", "name": None}
+    assert collect([sha])["experiment"].tolist() == ["e843e75"]
 
 
 def test_plot_is_an_svg_that_equal_sweeps_write_identically(tmp_path):

@@ -59,7 +59,9 @@ def collect(exp_show: list) -> pd.DataFrame:
     for rec in _records(exp_show):
         data = rec["data"]
         params = (data.get("params") or {}).get("params.yaml", {}).get("data", {})
-        row = {"experiment": rec.get("name") or str(rec.get("rev", ""))[:7]}
+        rev = str(rec.get("rev", ""))
+        short = rev[:7] if len(rev) == 40 and all(c in "0123456789abcdef" for c in rev) else rev  # a commit sha
+        row = {"experiment": rec.get("name") or short}
         row.update({key: lookup(params, key, None) for key in PARAMS})
         for file, keys in METRICS.items():
             values = (data.get("metrics") or {}).get(file, {}).get("data", {})
@@ -110,10 +112,12 @@ def plot(table: pd.DataFrame, path: str | Path) -> None:
 
 
 def main(out: Path = typer.Option(Path("metrics/sweep"), help="Prefix of the .csv, .md and .svg written."),
-         repo: Path = typer.Option(Path("."), help="The DVC project.")) -> None:
+         repo: Path = typer.Option(Path("."), help="The DVC project."),
+         commits: int = typer.Option(1, help="Also take the experiments of this many commits back from HEAD "
+                                     "(dvc exp show -n): a sweep run before the latest commit.")) -> None:
     """Collect every experiment's mix params and metrics; write the sweep table and plot."""
     try:
-        table = collect(json.loads(run(["dvc", "exp", "show", "--json"], repo)))
+        table = collect(json.loads(run(["dvc", "exp", "show", "--json", "-n", str(commits)], repo)))
     except RuntimeError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from None
