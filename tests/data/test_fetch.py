@@ -1,0 +1,49 @@
+"""make data: the dataset becomes a DVC-tracked input; a fetch that differs from the pinned bytes is refused."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from syneg.data.fetch import fetch, track
+from syneg.data.store import DataError
+
+
+def _dvc_repo(path):
+    subprocess.run(["git", "init", "-q"], cwd=path, check=True)
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=path, check=True)
+
+
+def test_fetch_tracks_the_dataset_and_refuses_other_bytes(tiny_beir, tmp_path, monkeypatch):
+    source = tmp_path / "beir"
+    shutil.copytree(tiny_beir, source / "tiny")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _dvc_repo(repo)
+    monkeypatch.setenv("SYNEG_BEIR_DIR", str(source))
+    monkeypatch.chdir(repo)
+
+    folder = fetch("tiny", "https://example.invalid/{dataset}.zip", "data/raw")
+    assert (folder / "corpus.jsonl").read_bytes() == (tiny_beir / "corpus.jsonl").read_bytes()
+    assert track(folder, fetched=True).startswith("tracked data/raw/tiny")
+    assert (repo / "data/raw/tiny.dvc").is_file() and not list((repo / "data/raw").glob(".fetch-*"))
+    assert track(folder, fetched=False) == "data/raw/tiny matches data/raw/tiny.dvc"
+
+    with open(folder / "corpus.jsonl", "a", encoding="utf-8") as fh:  # an edit is the user's: kept
+        fh.write('{"_id": "dx", "title": "", "text": "An added document."}\n')
+    assert fetch("tiny", "unused", "data/raw") == folder and "edited" in track(folder, fetched=False)
+
+    shutil.rmtree(folder)  # fetched again from a source that changed: refused, with the fix
+    with open(source / "tiny" / "corpus.jsonl", "a", encoding="utf-8") as fh:
+        fh.write('{"_id": "dy", "title": "", "text": "Another document."}\n')
+    fetch("tiny", "unused", "data/raw")
+    with pytest.raises(DataError, match=r"differ from the ones data/raw/tiny.dvc pins .*`dvc add data/raw/tiny`"):
+        track(folder, fetched=True)
+
+
+def test_a_missing_source_names_the_variable_and_the_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYNEG_BEIR_DIR", str(tmp_path))
+    with pytest.raises(DataError, match="SYNEG_BEIR_DIR=.*no folder 'nope'"):
+        fetch("nope", "https://example.invalid/{dataset}.zip", tmp_path / "raw")
+    assert not any((tmp_path / "raw").iterdir())  # nothing half-fetched
