@@ -7,10 +7,9 @@ import typer
 
 from syneg.cli import run, setup
 from syneg.data import store
-from syneg.evaluation import curve, evaluate, write_curve
+from syneg.evaluation import score_run_file
 from syneg.io import write_json
 from syneg.params import for_stage
-from syneg.retrieval.trec import read_trec
 
 # The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag).
 PARAMS = ("evaluate.split", "evaluate.ignore_identical_ids")
@@ -39,9 +38,7 @@ def main(
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
             raise typer.BadParameter(f"'{spec}': write NAME=PATH, e.g. bm25=data/runs/bm25.trec", param_hint="--run")
-        ranking = read_trec(path)
-        out[name] = evaluate(relevant, ranking, ign)
-        write_curve(curves / f"{name}.csv", curve(relevant, ranking, ign))
+        out[name] = score_run_file(relevant, path, curves / f"{name}.csv", ign)
     write_json(metrics, out)
     typer.echo(f"baselines: {out}")
 

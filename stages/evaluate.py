@@ -6,10 +6,9 @@ import typer
 
 from syneg.cli import run, setup
 from syneg.data import store
-from syneg.evaluation import curve, evaluate, write_curve
+from syneg.evaluation import score_run_file
 from syneg.io import write_json
 from syneg.params import for_stage
-from syneg.retrieval.trec import read_trec
 
 # The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag).
 PARAMS = ("evaluate.split", "evaluate.ignore_identical_ids")
@@ -32,9 +31,8 @@ def main(
     p = for_stage("evaluate", PARAMS, params)
     split, ign = p.get("evaluate.split"), bool(p.get("evaluate.ignore_identical_ids"))
     relevant = store.load_relevant(qrels, split)
-    ranking = read_trec(run_file)
-    write_curve(curves / "finetuned.csv", curve(relevant, ranking, ign))
-    out = {"split": split, "ignore_identical_ids": ign, "finetuned": evaluate(relevant, ranking, ign)}
+    out = {"split": split, "ignore_identical_ids": ign,
+           "finetuned": score_run_file(relevant, run_file, curves / "finetuned.csv", ign)}
     write_json(metrics, out)
     typer.echo(f"evaluate: {out}")
 

@@ -101,23 +101,6 @@ def encode(
     return emb
 
 
-def encode_corpus(ds, model_name: str, max_seq_length: int = 256, batch_size: int = 64) -> np.ndarray:
-    """Embeddings of the whole corpus, rows in ``ds.corpus`` order; computed once per model and reused."""
-    return encode(model_name, corpus_texts(ds), max_seq_length, batch_size)
-
-
-def encode_queries(ds, query_ids: Sequence[str], model_name: str, max_seq_length: int = 256,
-                   batch_size: int = 64) -> np.ndarray:
-    """Embeddings of the queries ``query_ids`` (in that order).
-
-    Every query of the dataset is encoded once per model (one cache entry that mining, reflection and
-    evaluation share) and the asked rows are picked out.
-    """
-    every = encode(model_name, ds.queries["text"].tolist(), max_seq_length, batch_size)
-    row = {q: i for i, q in enumerate(ds.queries["query_id"])}
-    return every[[row[q] for q in query_ids]]
-
-
 def _ids_digest(ids: Sequence[str]) -> str:
     return hashlib.sha256("\0".join(ids).encode("utf-8")).hexdigest()
 
@@ -142,7 +125,7 @@ class Embeddings:
     @classmethod
     def compute(cls, ds, model_name: str, max_seq_length: int = 256, batch_size: int = 64) -> "Embeddings":
         """Encode ``ds``'s corpus and every query with ``model_name``."""
-        return cls(encode_corpus(ds, model_name, max_seq_length, batch_size),
+        return cls(encode(model_name, corpus_texts(ds), max_seq_length, batch_size),
                    encode(model_name, ds.queries["text"].tolist(), max_seq_length, batch_size),
                    ds.corpus["doc_id"].tolist(), ds.queries["query_id"].tolist())
 

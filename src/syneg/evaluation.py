@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Sequence
 
-Run = dict[str, dict[str, float]]
+from syneg.retrieval.trec import Run
 CURVE_KS = (1, 3, 5, 10, 20, 50, 100)
 
 
@@ -53,3 +53,13 @@ def write_curve(path, rows: list[dict[str, float]]) -> None:
 
     with atomic_path(path) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
+
+
+def score_run_file(qrels: dict[str, dict[str, int]], run_file, curve_file, ignore_identical_ids: bool = False
+                   ) -> dict[str, float]:
+    """Score a TREC run file (a retrieve stage's), write its nDCG@k / Recall@k curve, return its metrics."""
+    from syneg.retrieval.trec import read_trec
+
+    ranking = read_trec(run_file)
+    write_curve(curve_file, curve(qrels, ranking, ignore_identical_ids))
+    return evaluate(qrels, ranking, ignore_identical_ids)

@@ -123,11 +123,9 @@ def dropped_shares(frame: pd.DataFrame) -> dict[str, Any]:
 
 def dense_ranking(emb, query_ids: list[str], k: int) -> dict[str, list[str]]:
     """The base model's top ``k`` documents per query, from its embeddings (the encode stage's output)."""
-    from syneg.retrieval.dense import search
+    from syneg.retrieval.dense import dense_run
 
-    _, idx = search(emb.queries_of(query_ids), emb.corpus, k)
-    doc_ids = np.asarray(emb.doc_ids)
-    return {q: doc_ids[row].tolist() for q, row in zip(query_ids, idx)}
+    return {q: list(hits) for q, hits in dense_run(emb, query_ids, k).items()}  # best first, as searched
 
 
 GRID = (0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9)

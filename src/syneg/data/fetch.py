@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import typer
 
+from syneg.commands import run as run_command
 from syneg.data import beir
 from syneg.data.store import DataError
 from syneg.params import for_stage
@@ -33,11 +33,8 @@ RAW = Path("data/raw")
 PARAMS = ("data.dataset", "data.url")  # outside the DAG: the .dvc file pins the fetched bytes
 
 
-def _dvc(*args: str, cwd: str | Path = ".") -> str:
-    res = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, capture_output=True, text=True)
-    if res.returncode != 0:
-        raise DataError(f"dvc {' '.join(args)} failed: {(res.stderr or res.stdout).strip().splitlines()[-1:]}")
-    return res.stdout
+def _dvc(*args: str) -> str:
+    return run_command([sys.executable, "-m", "dvc", *args], ".", DataError)
 
 
 def fetch(dataset: str, url: str, raw: str | Path = RAW) -> Path:
