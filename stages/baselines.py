@@ -37,7 +37,7 @@ def main(
     for spec in runs:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
-            raise typer.BadParameter(f"'{spec}': write NAME=PATH, e.g. bm25=data/runs/bm25.trec", param_hint="--run")
+            raise typer.BadParameter(f"'{spec}': write NAME=PATH, e.g. bm25=data/scifact/runs/bm25.trec", param_hint="--run")
         out[name] = score_run_file(relevant, path, curves / f"{name}.csv", ign)
     write_json(metrics, out)
     typer.echo(f"baselines: {out}")

@@ -8,8 +8,9 @@ from syneg.cli import run, setup
 from syneg.data import beir, store
 from syneg.params import for_stage
 
-# The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag).
-PARAMS = ("data.dataset",)
+# The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag). None: the
+# dataset is the folder dvc.yaml's foreach over data.datasets passes (data/raw/<dataset>).
+PARAMS = ()
 
 app = typer.Typer(add_completion=False)
 
@@ -21,10 +22,11 @@ def main(
     params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys PARAMS "
                                 "lists."),
 ) -> None:
-    """Check every line of the dataset params 'data.dataset' names (fetched into SOURCE by
+    """Check every line of a dataset of params 'data.datasets' (fetched into SOURCE, data/raw/<dataset>, by
     `python -m syneg.data.fetch`) and write the fast form later stages read."""
     setup("prepare")
-    name = for_stage("prepare", PARAMS, params).get("data.dataset")
+    for_stage("prepare", PARAMS, params)  # validates the file; the dataset's name is its folder's
+    name = source.name
     if not source.is_dir():
         raise beir.DataError(f"{source}: no dataset folder. Fetch it with `python -m syneg.data.fetch` (make "
                              f"repro does), or put a BEIR folder there.")

@@ -69,7 +69,7 @@ def main(
     write_parquet(out / "dropped.parquet", dropped)
     timings = split_timings(stats)
     write_json(metrics, stats)
-    write_timings("reflect", timings)
+    write_timings(metrics, timings)
     typer.echo(f"reflected: {stats} {timings}")
 
 

@@ -66,7 +66,7 @@ def main(
         cache.close()
     check_failed_share("reflect_check", stats["candidates"], stats.pop("failures"), llm.max_failed_share)
     write_parquet(out, results)
-    write_timings("reflect_check", split_timings(stats))
+    write_timings(metrics, split_timings(stats))
     write_json(metrics, stats)
     typer.echo(f"reflect_check: FN dropped {stats.get('false_negatives_dropped')}, "
                f"TN kept {stats.get('true_negatives_kept')}")

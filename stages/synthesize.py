@@ -77,7 +77,7 @@ def main(
     }
     timings = split_timings(stats)
     write_json(metrics, stats)
-    write_timings("synthesize", timings)
+    write_timings(metrics, timings)
     typer.echo(f"synthesized: {stats} {timings}")
 
 

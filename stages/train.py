@@ -30,7 +30,7 @@ def main(
     p = for_stage("train", PARAMS, params)
     cfg = p.build(TrainConfig, "train")
     summary = train(p.get("model.base"), read_parquet(data), cfg, out, str(live), p.get("model.max_seq_length"))
-    write_timings("train", split_timings(summary))
+    write_timings(metrics, split_timings(summary))
     write_json(metrics, summary)
     typer.echo(f"trained: {summary}")
 

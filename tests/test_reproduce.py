@@ -13,9 +13,9 @@ def test_the_committed_conditions_load_and_name_their_sources():
 
 
 def test_a_condition_with_params_runs_as_a_temporary_experiment():
-    plain = Condition("default", "", "metrics/evaluate.json", ())
+    plain = Condition("default", "", "metrics/scifact/evaluate.json", ())
     assert plain.command == ["dvc", "repro"]
-    swept = Condition("retrieved-only", "", "metrics/evaluate.json", (), {"mix.ratio": 0})
+    swept = Condition("retrieved-only", "", "metrics/scifact/evaluate.json", (), {"mix.ratio": 0})
     assert swept.command == ["dvc", "exp", "run", "--temp", "--name", "repro-retrieved-only", "-S", "mix.ratio=0"]
 
 
@@ -27,9 +27,9 @@ def test_scores_pass_within_tolerance_and_fail_outside_or_when_missing():
 
 
 def test_check_prints_one_line_per_score(tmp_path):
-    (tmp_path / "metrics").mkdir()
-    (tmp_path / "metrics" / "baselines.json").write_text(json.dumps({"bm25": {"ndcg@10": 0.67891}}))
-    conditions = [Condition("bm25-flat", "", "metrics/baselines.json",
+    (tmp_path / "metrics" / "scifact").mkdir(parents=True)
+    (tmp_path / "metrics" / "scifact" / "baselines.json").write_text(json.dumps({"bm25": {"ndcg@10": 0.67891}}))
+    conditions = [Condition("bm25-flat", "", "metrics/scifact/baselines.json",
                             (Score("bm25.ndcg@10", 0.6789, 0.0005), Score("bm25.ndcg@10", 0.70, 0.0005)))]
     lines = []
     assert check(conditions, tmp_path, run=False, echo=lines.append) is False

@@ -49,10 +49,10 @@ def project(tmp_path):
         qrels=pd.DataFrame({"split": "train", "query_id": [f"q{i}" for i in range(N)],
                             "doc_id": [f"d{i}" for i in range(N)], "score": 1}),
     )
-    store.save(ds, tmp_path / "data/prepared", {"dataset": "scifact"})
-    write_parquet(tmp_path / "data/mined/pairs.parquet",
+    store.save(ds, tmp_path / "data/scifact/prepared", {"dataset": "scifact"})
+    write_parquet(tmp_path / "data/scifact/mined/pairs.parquet",
                   pd.DataFrame({"query_id": [f"q{i}" for i in range(N)], "pos_id": [f"d{i}" for i in range(N)]}))
-    write_parquet(tmp_path / "data/mined/candidates.parquet",
+    write_parquet(tmp_path / "data/scifact/mined/candidates.parquet",
                   pd.DataFrame({"query_id": [f"q{i}" for i in range(N)], "pos_id": [f"d{i}" for i in range(N)],
                                 "doc_id": [f"d{(i + 1) % N}" for i in range(N)], "rank": 1}))
     return tmp_path
@@ -78,7 +78,7 @@ def run_stage(folder, *args, wait=True, stage="synthesize"):
 
 def stored_conversations(folder):
     """The messages (as their sha256) of every stored answer."""
-    cache = AnswerCache(folder / "data/llm_cache/synthesize")
+    cache = AnswerCache(folder / "data/scifact/llm_cache/synthesize")
     entries = cache.entries()
     cache.close()
     return {e.messages_sha256 for e in entries}
@@ -87,16 +87,16 @@ def stored_conversations(folder):
 def test_dry_run_projects_requests_tokens_and_cost_and_sends_nothing(project):
     with FakeOpenAI(answer) as srv:
         write_params(project, srv.base_url)
-        res = run_stage(project, "--dry-run", "--reflect-cache", "data/llm_cache/reflect")
+        res = run_stage(project, "--dry-run", "--reflect-cache", "data/scifact/llm_cache/reflect")
         assert res.returncode == 0, res.stderr
-        assert srv.requests == [] and not (project / "data/llm_cache").exists()
+        assert srv.requests == [] and not (project / "data/scifact/llm_cache").exists()
         line = next(x for x in res.stdout.splitlines() if x.startswith("synthesize"))
         cols = line.split()
         assert cols[1:3] == [str(N), "0"] and float(cols[6]) > 0  # requests, cached, cost
         assert "reflect (critique, upper bound)" in res.stdout and "gpt-4o-mini" in res.stdout
         assert run_stage(project).returncode == 0
         sent = len(srv.requests)
-        res = run_stage(project, "--dry-run", "--reflect-cache", "data/llm_cache/reflect")
+        res = run_stage(project, "--dry-run", "--reflect-cache", "data/scifact/llm_cache/reflect")
         line = next(x for x in res.stdout.splitlines() if x.startswith("synthesize"))
         assert line.split()[1:3] == ["0", str(N)] and "store usage" in res.stdout
         assert len(srv.requests) == sent
@@ -111,7 +111,7 @@ def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run_and_repeats_no_st
             time.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        assert not (project / "data/synthetic/negatives.parquet").exists()  # nothing half-written
+        assert not (project / "data/scifact/synthetic/negatives.parquet").exists()  # nothing half-written
         before = stored_conversations(project)
         assert 0 < len(before) < N
         first = len(srv.requests)
@@ -119,24 +119,24 @@ def test_kill_9_mid_run_then_rerun_equals_an_uninterrupted_run_and_repeats_no_st
         assert res.returncode == 0, res.stderr
         resent = {messages_sha256(r) for r in srv.requests[first:]}
         assert not resent & before and len(resent) == N - len(before)
-        metrics = json.loads((project / "metrics/synthesize.json").read_text())
+        metrics = json.loads((project / "metrics/scifact/synthesize.json").read_text())
         assert metrics["cache_hits"] == len(before) and metrics["requests"] == N - len(before)
         sent = len(srv.requests)
         assert run_stage(project).returncode == 0  # warm: zero requests
         assert len(srv.requests) == sent
-        assert json.loads((project / "metrics/synthesize.json").read_text())["requests"] == 0
+        assert json.loads((project / "metrics/scifact/synthesize.json").read_text())["requests"] == 0
 
         ws = tmp_path / "uninterrupted"
         ws.mkdir()
         subprocess.run(["cp", "-r", str(project / "data"), str(ws / "data")], check=True)
-        subprocess.run(["rm", "-rf", str(ws / "data/llm_cache"), str(ws / "data/synthetic")], check=True)
+        subprocess.run(["rm", "-rf", str(ws / "data/scifact/llm_cache"), str(ws / "data/scifact/synthetic")], check=True)
         write_params(ws, srv.base_url)
         assert run_stage(ws).returncode == 0
     for name in ("negatives.parquet", "failures.parquet"):
-        a = pd.read_parquet(project / "data/synthetic" / name)
-        b = pd.read_parquet(ws / "data/synthetic" / name)
+        a = pd.read_parquet(project / "data/scifact/synthetic" / name)
+        b = pd.read_parquet(ws / "data/scifact/synthetic" / name)
         pd.testing.assert_frame_equal(a, b)
-    assert len(pd.read_parquet(ws / "data/synthetic/negatives.parquet")) == 2 * N
+    assert len(pd.read_parquet(ws / "data/scifact/synthetic/negatives.parquet")) == 2 * N
 
 
 def test_reflect_stage_critiques_every_candidate_with_the_llm_and_reports_it(project):
@@ -146,11 +146,11 @@ def test_reflect_stage_critiques_every_candidate_with_the_llm_and_reports_it(pro
         first = len(srv.requests)
         res = run_stage(project, stage="reflect")
         assert res.returncode == 0, res.stderr
-        m = json.loads((project / "metrics/reflect.json").read_text())
+        m = json.loads((project / "metrics/scifact/reflect.json").read_text())
         assert m["llm"]["requests"] == 2 * N == len(srv.requests) - first
         assert m["verdicts"] == {"drop": N, "keep": N} and m["acceptance_rate"] == 0.5
         assert m["dropped_by_reason"] == {"critique drop": N} and m["llm"]["cost_usd"] > 0
-        assert any((project / "data/llm_cache/reflect").glob("pack-*.jsonl.gz"))
+        assert any((project / "data/scifact/llm_cache/reflect").glob("pack-*.jsonl.gz"))
         assert run_stage(project, stage="reflect").returncode == 0  # warm: no request
         assert len(srv.requests) == first + 2 * N
 
@@ -172,11 +172,11 @@ def test_too_many_failed_items_fail_the_stage_in_one_line_and_a_rerun_asks_only_
         assert lines[-1] == ("error: synthesize: 10 of 40 items failed (25.0% > llm.max_failed_share 2.0%); top "
                              "reasons: http_500 x10 (Error code: 500 - model overloaded). Fix the cause and run the stage "
                              "again: stored answers are kept and only the failed items are asked again.")
-        assert not (project / "data/synthetic/negatives.parquet").exists()
+        assert not (project / "data/scifact/synthetic/negatives.parquet").exists()
         assert len(stored_conversations(project)) == 30
         down["on"] = False
         first = len(srv.requests)
         res = run_stage(project)
         assert res.returncode == 0, res.stderr
         assert len(srv.requests) - first == 10
-        assert json.loads((project / "metrics/synthesize.json").read_text())["failed_instances"] == 0
+        assert json.loads((project / "metrics/scifact/synthesize.json").read_text())["failed_instances"] == 0

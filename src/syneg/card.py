@@ -1,6 +1,6 @@
 """The fine-tuned model's card: what it was trained from, how, and what it scores.
 
-The ``card`` stage writes it beside the model (``models/card.md``, in git) from the params and the metrics
+The ``card`` stage writes it beside the model (``models/<dataset>/card.md``, in git) from the params and the metrics
 of the run that made the model, so the DVC artifact ``syneg-retriever`` (``artifacts:`` in dvc.yaml) always
 ships with a description that matches its bytes.
 
@@ -31,13 +31,13 @@ def render(model: dict[str, Any], mix: dict[str, Any], train: dict[str, Any], ma
     """The card as markdown (params: ``model``, ``mix``, ``train`` sections; the rest: the stages' outputs)."""
     dataset = manifest.get("dataset", "?")
     lines = [f"# syneg retriever: {model.get('base')} fine-tuned on {dataset}", "",
-             "Written by the `card` stage from the params and metrics of the run that made `models/finetuned` "
-             "(DVC artifact `syneg-retriever`). Load it with "
-             "`SentenceTransformer(\"models/finetuned\")` after `dvc pull` or `dvc repro`.", "",
+             f"Written by the `card` stage from the params and metrics of the run that made `models/{dataset}/"
+             f"finetuned` (for the first dataset of `data.train`, the DVC artifact `syneg-retriever`). Load it with "
+             f"`SentenceTransformer(\"models/{dataset}/finetuned\")` after `dvc pull` or `dvc repro`.", "",
              "## Base model and data", "",
              f"- Base model: `{model.get('base')}`, {model.get('max_seq_length')} tokens per text.",
              f"- Data: BEIR `{dataset}`, {manifest.get('counts', {}).get('documents', '?')} documents; "
-             f"sha256 of each source file in `data/prepared/manifest.json`.",
+             f"sha256 of each source file in `data/{dataset}/prepared/manifest.json`.",
              f"- Training instances: {train_metrics.get('instances', '?')} (query, positive) pairs, "
              f"{mix.get('num_negatives')} hard negatives each.", ""]
     llm = f"`{synthesize.get('model', '?')}` through `{synthesize.get('backend', '?')}`"

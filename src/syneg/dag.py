@@ -3,7 +3,9 @@
 A stage's params are the keys its script's ``PARAMS`` declares; its source deps are its script,
 every ``syneg`` module the script imports directly or through other modules (each package's
 ``__init__.py`` included, imports inside functions too), and the files in :data:`FILES`. Data deps and
-outputs are dvc.yaml's own; every path a stage's command passes must be one of them (or hold one).
+outputs are dvc.yaml's own; every path a stage's command passes must be one of them (or hold one). A stage
+that runs once per dataset (``foreach: ${data.datasets}`` or ``${data.train}``, DVC names each run
+``<stage>@<dataset>``) is checked through its ``do:`` body.
 
 Usage::
 
@@ -30,6 +32,11 @@ from syneg.params import declared
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "syneg"
+
+#: The lists stages run once per item of (``foreach``): adding a dataset adds its stages, removing one removes
+#: them, and no other stage reruns.
+LISTS = {"data.datasets": "adds or removes that dataset's prepare, encode_base, retrieve_* and baselines",
+         "data.train": "adds or removes that dataset's mine ... card"}
 
 #: Files other than Python modules that a stage's code reads (prompt templates).
 FILES: dict[str, tuple[str, ...]] = {
@@ -141,6 +148,16 @@ def _names(entries: list[Any]) -> list[str]:
     return [next(iter(e)) if isinstance(e, dict) else str(e) for e in entries or []]
 
 
+def body(stage: dict[str, Any]) -> dict[str, Any]:
+    """A dvc.yaml stage's definition: its ``do:`` for a foreach stage, else itself."""
+    return stage.get("do", stage) if isinstance(stage, dict) else {}
+
+
+def base_name(stage: str) -> str:
+    """The dvc.yaml stage a stage DVC reports ran: ``train@scifact`` -> ``train`` (a path prefix dropped too)."""
+    return stage.rsplit(":", 1)[-1].split("@", 1)[0]
+
+
 def check(dvc_yaml: Path, root: Path = ROOT) -> list[str]:
     """Every difference between ``dvc_yaml`` and the code, one line each; empty when they agree."""
     import yaml
@@ -148,6 +165,7 @@ def check(dvc_yaml: Path, root: Path = ROOT) -> list[str]:
     stages = (yaml.safe_load(dvc_yaml.read_text(encoding="utf-8")) or {}).get("stages", {})
     problems = []
     for name, stage in stages.items():
+        stage = body(stage)
         try:
             params, code = expected(name, stage.get("cmd", ""), root)
         except ValueError as exc:
@@ -181,6 +199,7 @@ def write(dvc_yaml: Path, root: Path = ROOT) -> None:
     rt.width = 4096
     doc = rt.load(dvc_yaml.read_text(encoding="utf-8"))
     for name, stage in doc.get("stages", {}).items():
+        stage = body(stage)
         params, code = expected(name, stage["cmd"], root)
         stage["params"] = params
         data = [d for d in stage.get("deps") or [] if not _is_code(_names([d])[0])]
@@ -217,7 +236,8 @@ def readers(params: dict[str, Any], dvc_yaml: Path = ROOT / "dvc.yaml") -> dict[
     import yaml
 
     stages = (yaml.safe_load(dvc_yaml.read_text(encoding="utf-8")) or {}).get("stages", {})
-    keys = {name: declared(stage_params(name, stage["cmd"], dvc_yaml.parent), params) for name, stage in stages.items()}
+    keys = {name: declared(stage_params(name, body(stage)["cmd"], dvc_yaml.parent), params)
+            for name, stage in stages.items()}
     return {".".join(path): [name for name, ks in keys.items()
                              if any(tuple(k.split(".")) == path[:len(k.split("."))] for k in ks)]
             for path in leaves(params)}
@@ -228,7 +248,10 @@ def invalidation_table(params: dict[str, Any], dvc_yaml: Path = ROOT / "dvc.yaml
     when their inputs change)."""
     rows = ["| params key | stages it reruns |", "| --- | --- |"]
     for key, stages in readers(params, dvc_yaml).items():
-        rows.append(f"| `{key}` | {', '.join(stages) if stages else 'none'} |")
+        shown = ', '.join(stages) if stages else 'none'
+        if key in LISTS:
+            shown = f"none: {LISTS[key]}"
+        rows.append(f"| `{key}` | {shown} |")
     return "\n".join(rows)
 
 

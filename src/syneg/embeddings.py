@@ -1,7 +1,7 @@
 """Encode texts, and the corpus and query embeddings of one model as a pipeline output.
 
 The ``encode`` stages write :class:`Embeddings` (the corpus and every query, rows in the prepared order) to
-``data/embeddings/<model>/``, a DVC output that ``mine``, ``reflect``, ``reflect_check`` and ``retrieve``
+``data/<dataset>/embeddings/<model>/``, a DVC output that ``mine``, ``reflect``, ``reflect_check`` and ``retrieve``
 read: nothing is encoded twice, and a queued experiment gets them from DVC's cache. Below that,
 :func:`encode` keeps a content-addressed cache (``$SYNEG_CACHE_DIR``, default ``.cache/syneg``) keyed by a
 hash of the model's files, the maximum length, the prompt and every text, so a hit returns exactly what

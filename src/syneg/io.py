@@ -82,6 +82,8 @@ def split_timings(stats: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def write_timings(stage: str, timings: dict[str, Any]) -> None:
-    """Write a stage's wall-clock figures to ``timings/<stage>.json`` (not tracked by git or DVC)."""
-    write_json(TIMINGS / f"{stage}.json", timings)
+def write_timings(metrics: str | os.PathLike, timings: dict[str, Any]) -> None:
+    """Write a stage's wall-clock figures beside its metrics file's name in ``timings/`` (not tracked by git or
+    DVC): ``metrics/scifact/train.json`` -> ``timings/scifact/train.json``."""
+    path = Path(metrics)
+    write_json(TIMINGS / path.parent.name / path.name, timings)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from syneg.data.store import Dataset
+from syneg.data.store import DataError, Dataset
 
 
 @dataclass
@@ -94,6 +94,10 @@ def mine(ds: Dataset, cfg: MineConfig, model: str = "", max_seq_length: int = 25
         ``(pairs, candidates, stats)``: the training pairs (``query_id, pos_id``); one row per kept candidate with ``query_id, pos_id, doc_id, rank, score,
         pos_score``, ordered by pair then rank; and counts for the metrics file.
     """
+    if cfg.split not in ds.splits():  # never offer the test split: that would train on the evaluation queries
+        raise DataError(f"mine.split is '{cfg.split}', but this dataset has qrels for {', '.join(ds.splits())} only. "
+                        f"A dataset with only a test split is evaluated without training: list it in "
+                        f"data.datasets but not in data.train (or set mine.split to its training split).")
     pairs = ds.positives(cfg.split)
     available = len(pairs)
     if cfg.max_pairs is not None and available > cfg.max_pairs:

@@ -36,6 +36,7 @@ RUNTIME = "runtime"
 #: What a ``runtime`` knob is when params.yaml leaves it out.
 RUNTIME_DEFAULTS: dict[str, Any] = {"encode_batch_size": 64}
 
+
 class ParamsError(UserError, ValueError):
     """A parameter is missing or has a value the stage cannot use."""
 

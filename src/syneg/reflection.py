@@ -16,7 +16,7 @@ the cheap checks kept):
        unrevised. With the model check on, the LLM is asked only about candidates the base model scores at
        least ``critique_min_score_ratio`` of the positive (0.7): below that, a candidate is too far from the
        query to report the positive's finding, and the 1.5B judge's yes-bias would only cost true negatives
-       (``metrics/reflect_check.json`` measures both). A revision replaces the text and goes through checks 1, 2 and 4 again. A candidate whose
+       (``metrics/<dataset>/reflect_check.json`` measures both). A revision replaces the text and goes through checks 1, 2 and 4 again. A candidate whose
        critique failed (endpoint down, invalid answers) is dropped as ``critique failed``: unchecked text is
        not trained on, and a rerun asks again for exactly those. The offline stand-in has no LLM, so with it
        this check is skipped and the metrics say so.
@@ -24,7 +24,7 @@ the cheap checks kept):
 Candidates file (the reflect stage's input; synthesize writes one, and any other source can):
     a parquet, JSONL or CSV table with one row per candidate negative and the columns ``query_id``,
     ``pos_id`` (the instance: a query and its positive document) and either ``text`` (the candidate) or
-    ``doc_id`` (a corpus document, e.g. the mine stage's ``data/mined/candidates.parquet``). Optional:
+    ``doc_id`` (a corpus document, e.g. the mine stage's ``data/<dataset>/mined/candidates.parquet``). Optional:
     ``domain``, ``difficulty``, ``length`` (the attributes the critique checks), ``neg_index``; any other
     column is carried through.
 

@@ -22,15 +22,16 @@ FILES = ["dvc.yaml", "params.yaml", ".dvcignore", ".gitignore"]
 FOLDERS = ["stages", "src"]
 
 
-def stage_args(stage: str, root: Path = ROOT) -> list[str]:
-    """The script and arguments dvc.yaml runs for ``stage`` (templating resolved), without ``python``:
-    tests run a stage exactly as DVC would."""
+def stage_args(stage: str, root: Path = ROOT, dataset: str = "scifact") -> list[str]:
+    """The script and arguments dvc.yaml runs for ``stage`` on ``dataset`` (templating resolved), without
+    ``python``: tests run a stage exactly as DVC would."""
     import shlex
 
+    from syneg.dag import body
     from syneg.params import read, resolve
 
-    cmd = yaml.safe_load((root / "dvc.yaml").read_text())["stages"][stage]["cmd"]
-    words = shlex.split(resolve(cmd, read(root / "params.yaml")))
+    cmd = body(yaml.safe_load((root / "dvc.yaml").read_text())["stages"][stage])["cmd"]
+    words = shlex.split(resolve(cmd, {**read(root / "params.yaml"), "item": dataset}))
     return words[1:] if words[0] == "python" else words
 
 

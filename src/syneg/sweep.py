@@ -33,8 +33,20 @@ from syneg.io import atomic_path
 from syneg.params import lookup
 
 PARAMS = ("mix.strategy", "mix.ratio")
-METRICS = {"metrics/evaluate.json": ("finetuned.ndcg@10", "finetuned.mrr@10", "finetuned.recall@100"),
-           "metrics/train.json": ("grad_norm_variance",)}
+#: Per trained dataset, ``metrics/<dataset>/<file>`` (``metrics/<file>`` before datasets were a list).
+METRICS = {"evaluate.json": ("finetuned.ndcg@10", "finetuned.mrr@10", "finetuned.recall@100"),
+           "train.json": ("grad_norm_variance",)}
+
+
+def _datasets(metrics: dict, params: dict) -> dict[str, str]:
+    """``{dataset: metrics folder}`` of the datasets a revision evaluated a fine-tuned model on."""
+    found = {}
+    for path in metrics:
+        folder, _, name = path.rpartition("/")
+        if name == "evaluate.json":
+            dataset = folder.rpartition("/")[2] if folder != "metrics" else lookup(params, "data.dataset", "?")
+            found[dataset] = folder
+    return found
 
 
 def _records(node) -> list[dict]:
@@ -61,18 +73,21 @@ def collect(exp_show: list) -> pd.DataFrame:
         params = (data.get("params") or {}).get("params.yaml", {}).get("data", {})
         rev = str(rec.get("rev", ""))
         short = rev[:7] if len(rev) == 40 and all(c in "0123456789abcdef" for c in rev) else rev  # a commit sha
-        row = {"experiment": rec.get("name") or short}
-        row.update({key: lookup(params, key, None) for key in PARAMS})
-        for file, keys in METRICS.items():
-            values = (data.get("metrics") or {}).get(file, {}).get("data", {})
-            row.update({key.split(".")[-1]: lookup(values, key, None) for key in keys})
-        if row.get("ndcg@10") is not None:
-            rows.append(row)
+        metrics = data.get("metrics") or {}
+        for dataset, folder in _datasets(metrics, params).items():
+            row = {"experiment": rec.get("name") or short, "dataset": dataset}
+            row.update({key: lookup(params, key, None) for key in PARAMS})
+            for file, keys in METRICS.items():
+                values = metrics.get(f"{folder}/{file}", {}).get("data") or {}
+                row.update({key.split(".")[-1]: lookup(values, key, None) for key in keys})
+            if row.get("ndcg@10") is not None:
+                rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    table = table.drop_duplicates(subset=list(PARAMS), keep="first")
-    return table.sort_values(list(PARAMS)).reset_index(drop=True)
+    keys = ["dataset", *PARAMS]
+    table = table.drop_duplicates(subset=keys, keep="first")
+    return table.sort_values(keys).reset_index(drop=True)
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -91,16 +106,19 @@ def markdown(table: pd.DataFrame) -> str:
 
 
 def plot(table: pd.DataFrame, path: str | Path) -> None:
-    """nDCG@10 against mix.ratio, one line per strategy, as an SVG."""
+    """nDCG@10 against mix.ratio, one line per strategy (and dataset, when there are several), as an SVG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for strategy, part in table.groupby("mix.strategy"):
+    several = "dataset" in table and table["dataset"].nunique() > 1
+    for (dataset, strategy), part in table.groupby(["dataset" if "dataset" in table else "mix.strategy",
+                                                    "mix.strategy"]):
         part = part.sort_values("mix.ratio")
-        ax.plot(part["mix.ratio"], 100 * part["ndcg@10"].astype(float), marker="o", label=strategy)
+        ax.plot(part["mix.ratio"], 100 * part["ndcg@10"].astype(float), marker="o",
+                label=f"{dataset} {strategy}" if several else strategy)
     ax.set_xlabel("mix.ratio (synthetic share)")
     ax.set_ylabel("nDCG@10 x 100 (test)")
     ax.grid(alpha=0.3)
@@ -122,7 +140,8 @@ def main(out: Path = typer.Option(Path("metrics/sweep"), help="Prefix of the .cs
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from None
     if table.empty:
-        typer.echo("error: no experiment has metrics/evaluate.json yet; run the sweep first (see the README)",
+        typer.echo("error: no experiment has metrics/<dataset>/evaluate.json yet; run the sweep first (see the "
+                   "README)",
                    err=True)
         raise typer.Exit(1)
     with atomic_path(out.with_suffix(".csv")) as tmp:

@@ -47,7 +47,7 @@ class TrainConfig:
 def _live_callback(live_dir: str):
     """transformers' DVCLive callback (loss, learning rate and gradient norm per step, for ``dvc plots``),
     kept byte-stable: the training arguments it would log hold a temporary path, and the trainer's closing
-    summary holds wall-clock figures, so neither is logged (the summary's loss is in metrics/train.json)."""
+    summary holds wall-clock figures, so neither is logged (the summary's loss is in metrics/<dataset>/train.json)."""
     from dvclive import Live
     from transformers.integrations import DVCLiveCallback
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from syneg.data.fetch import fetch, track
+from syneg.data.fetch import check_lists, fetch, track
 from syneg.data.store import DataError
 
 
@@ -47,3 +47,20 @@ def test_a_missing_source_names_the_variable_and_the_folder(tmp_path, monkeypatc
     with pytest.raises(DataError, match="SYNEG_BEIR_DIR=.*no folder 'nope'"):
         fetch("nope", "https://example.invalid/{dataset}.zip", tmp_path / "raw")
     assert not any((tmp_path / "raw").iterdir())  # nothing half-fetched
+
+
+@pytest.mark.parametrize("datasets, train, message", [
+    ("scifact", ["scifact"], "data.datasets is 'scifact'; it must be a list of dataset names"),
+    (["scifact"], ["fiqa"], "data.train names 'fiqa', which data.datasets does not list; add it there"),
+    (["scifact"], [], "data.train is empty; name at least one dataset"),
+    (["raw"], ["raw"], "data.datasets names 'raw'; a dataset name is letters, digits"),
+    (["sci/fact"], ["sci/fact"], "data.datasets names 'sci/fact'"),
+    (["scifact", "scifact"], ["scifact"], "data.datasets lists a dataset twice"),
+])
+def test_dataset_lists_are_checked_before_anything_is_fetched(datasets, train, message):
+    with pytest.raises(DataError, match="^p.yaml: " + message.replace("[", r"\[").replace("(", r"\(")):
+        check_lists(datasets, train, "p.yaml")
+
+
+def test_a_test_only_dataset_is_listed_in_datasets_alone():
+    assert check_lists(["scifact", "quora"], ["scifact"]) == ["scifact", "quora"]

@@ -1,4 +1,4 @@
-"""Put the dataset that params.yaml names into ``data/raw/<dataset>``, a DVC-tracked input of the pipeline.
+"""Put each dataset params.yaml lists into ``data/raw/<dataset>``, a DVC-tracked input of the pipeline.
 
 The folder is copied from ``$SYNEG_BEIR_DIR/<dataset>`` when that variable is set, else downloaded from
 ``data.url`` (BEIR's public URL), and tracked with ``dvc add``: its ``.dvc`` file pins the bytes, so an
@@ -7,7 +7,7 @@ one is refused. An existing folder is never overwritten: edit it, and ``dvc repr
 
 Usage (``make repro`` runs it before ``dvc repro``)::
 
-    python -m syneg.data.fetch            # the dataset of params.yaml's data.dataset
+    python -m syneg.data.fetch            # every dataset of params.yaml's data.datasets
 
 Example:
     >>> fetch("scifact", "https://example.invalid/{dataset}.zip", "data/raw")  # doctest: +SKIP
@@ -21,6 +21,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -30,7 +31,34 @@ from syneg.data.store import DataError
 from syneg.params import for_stage
 
 RAW = Path("data/raw")
-PARAMS = ("data.dataset", "data.url")  # outside the DAG: the .dvc file pins the fetched bytes
+PARAMS = ("data.datasets", "data.train", "data.url")  # outside the DAG: each .dvc file pins the fetched bytes
+RESERVED = {"raw"}  # data/<dataset>/ holds a dataset's outputs, data/raw/ the fetched folders
+
+
+def check_lists(datasets: Any, train: Any, where: str = "params.yaml") -> list[str]:
+    """The dataset names of ``data.datasets``, checked with ``data.train`` against them.
+
+    Raises:
+        DataError: a list that is not a list of plain names, a reserved or repeated name, or a training
+            dataset that ``data.datasets`` does not list (its pipeline would have no prepared data).
+    """
+    for key, value in (("data.datasets", datasets), ("data.train", train)):
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise DataError(f"{where}: {key} is {value!r}; it must be a list of dataset names, e.g. [scifact]")
+        bad = [v for v in value if v in RESERVED or not v.replace("-", "").replace("_", "").isalnum()]
+        if bad:
+            raise DataError(f"{where}: {key} names '{bad[0]}'; a dataset name is letters, digits, '-' and '_', "
+                            f"and not {', '.join(sorted(RESERVED))}")
+        if len(set(value)) != len(value):
+            raise DataError(f"{where}: {key} lists a dataset twice: {value}")
+    if not train:
+        raise DataError(f"{where}: data.train is empty; name at least one dataset to fine-tune on (the plots and "
+                        f"the syneg-retriever artifact follow the first)")
+    missing = [t for t in train if t not in datasets]
+    if missing:
+        raise DataError(f"{where}: data.train names '{missing[0]}', which data.datasets does not list; add it "
+                        f"there (a trained dataset is prepared and scored like the others)")
+    return list(datasets)
 
 
 def _dvc(*args: str) -> str:
@@ -77,14 +105,15 @@ app = typer.Typer(add_completion=False)
 @app.command()
 def main(
     raw: Path = typer.Option(RAW, help="Folder for the raw datasets (one subfolder each)."),
-    params: Path = typer.Option(Path("params.yaml"), help="Params file; reads data.dataset and data.url."),
+    params: Path = typer.Option(Path("params.yaml"), help="Params file; reads data.datasets, data.train and "
+                                "data.url."),
 ) -> None:
-    """Fetch params 'data.dataset' into RAW/<dataset> and track it with DVC."""
+    """Fetch each dataset of params 'data.datasets' into RAW/<dataset> and track it with DVC."""
     p = for_stage("fetch", PARAMS, params)
-    name = p.get("data.dataset")
-    existed = (raw / name).exists()
-    folder = fetch(name, p.get("data.url"), raw)
-    typer.echo(track(folder, fetched=not existed))
+    for name in check_lists(p.get("data.datasets"), p.get("data.train"), str(params)):
+        existed = (raw / name).exists()
+        folder = fetch(name, p.get("data.url"), raw)
+        typer.echo(track(folder, fetched=not existed))
 
 
 if __name__ == "__main__":
