@@ -62,3 +62,13 @@ def test_a_dataset_without_the_training_split_names_the_param_and_never_offers_t
     assert message.startswith("mine.split is 'dev', but this dataset has qrels for")
     assert "evaluated without training: list it in data.datasets but not in data.train" in message
     assert "Set the stage's 'split' param to one of those" not in message  # the old hint pointed at test
+
+
+def test_the_relative_margin_stays_below_a_negative_positive_score():
+    from syneg.mining import filter_candidates
+
+    # positive -0.2, margin 0.5: threshold -0.3 (the old (1 - m) * positive gave -0.1, above the positive)
+    kept = filter_candidates([("d1", -0.15), ("d2", -0.25), ("d3", -0.35)], positive_score=-0.2, relative_margin=0.5)
+    assert [d for d, _, _ in kept] == ["d3"]
+    kept = filter_candidates([("d1", 0.5), ("d2", 0.3)], positive_score=0.8, relative_margin=0.5)
+    assert [d for d, _, _ in kept] == ["d2"]  # positive scores: the same rule as before

@@ -132,3 +132,19 @@ def test_any_candidates_file_can_be_reflected_and_bad_ones_are_named(tiny_ds, tm
     bad.write_text("query_id,pos_id,text\nq1,d1,fine\nq9,d1,other\n")
     with pytest.raises(DataError, match="bad.csv: row 1: query_id 'q9' is no query of the prepared dataset"):
         read_candidates(bad, tiny_ds)
+
+
+def test_the_model_check_flags_by_the_positive_aware_margin_whatever_the_sign():
+    import pandas as pd
+
+    from syneg.reflection import FALSE_NEGATIVE, ReflectConfig, _model_check
+
+    class Scores:  # the base model's scores, fixed: positive -0.2 for every row
+        def scores(self, neg, rows):
+            return [-0.15, -0.25, -0.35], [-0.2, -0.2, -0.2]
+
+    neg = pd.DataFrame({"text": ["a", "b", "c"]})
+    reasons = ["", "", ""]
+    _model_check(neg, [0, 1, 2], reasons, Scores(), ReflectConfig(relative_margin=0.5))
+    assert neg["margin_flag"].tolist() == [True, True, False]  # threshold -0.3; (1 - m) x positive flagged only a
+    assert reasons == [FALSE_NEGATIVE, FALSE_NEGATIVE, ""]

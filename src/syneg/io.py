@@ -13,12 +13,45 @@ from typing import Any, Iterator
 import pandas as pd
 
 
+TMP_MARK = ".tmp-"  # `.<name>.tmp-<pid>-<random>`: a temporary beside its output (ignored by git)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _umask()  # read once, at import (os.umask is process-wide, not thread-safe)
+
+
+def _owner_gone(tmp: Path) -> bool:
+    """True when the process that made ``tmp`` (its pid is in the name) no longer runs."""
+    try:
+        pid = int(tmp.name.rsplit(TMP_MARK, 1)[1].split("-", 1)[0])
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (ValueError, IndexError, PermissionError, OSError):
+        return False
+    return False
+
+
+def _share(target: Path) -> None:
+    """Give ``target`` (and all under it) the modes the user's umask gives new files: mkdtemp makes 0700."""
+    paths = [target, *target.rglob("*")] if target.is_dir() else [target]
+    for p in paths:
+        if not p.is_symlink():
+            p.chmod((0o777 if p.is_dir() else 0o666) & ~UMASK)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, is_dir: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
 
     The rename happens only when the block finishes without an exception, so a crash or ``kill -9`` leaves
-    either the old file or no file, never a truncated one.
+    either the old file or no file, never a truncated one. A temporary that a killed process left beside
+    ``path`` is removed the next time ``path`` is written; what is renamed gets the user's umask modes.
 
     Example:
         >>> with atomic_path("/tmp/syneg-doc.txt") as tmp:
@@ -26,10 +59,15 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False) -> Iterator[Path]
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    prefix = f".{path.name}{TMP_MARK}"
+    for stale in path.parent.glob(f"{prefix}*"):
+        if _owner_gone(stale):
+            shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=path.parent))
     target = tmp if is_dir else tmp / path.name
     try:
         yield target
+        _share(target)
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
         os.replace(target, path)

@@ -3,7 +3,7 @@
 For each training ``(query, positive)`` the retriever ranks the corpus; every judged positive of the query
 is removed, and a candidate is dropped when it scores too close to (or above) the positive, as in
 NV-Retriever and sentence-transformers' ``mine_hard_negatives``: kept when
-``score <= positive_score * (1 - relative_margin)`` and ``score <= positive_score - absolute_margin``.
+``score <= positive_score - |positive_score| * relative_margin`` and ``score <= positive_score - absolute_margin``.
 Unlike ``mine_hard_negatives`` with ``output_format="n-tuple"``, no pair is dropped for lack of negatives:
 the retriever's depth gives each pair many candidates to keep.
 
@@ -23,6 +23,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from syneg.data.store import DataError, Dataset
+from syneg.margins import relative_threshold
 
 
 @dataclass
@@ -34,7 +35,7 @@ class MineConfig:
         split: the qrels split whose pairs are mined (the training split).
         depth: retrieved per query before filtering.
         keep: candidates kept per pair after filtering, best first (the pool that ``mix`` draws from).
-        relative_margin: drop a candidate scoring above ``(1 - relative_margin)`` x the positive's score;
+        relative_margin: drop a candidate scoring above ``positive - |positive| * relative_margin``;
             0 disables.
         absolute_margin: drop a candidate scoring above the positive's score minus this; ``null`` disables.
         max_pairs: train on at most this many (query, positive) pairs, a sample seeded by ``seed`` kept in
@@ -75,7 +76,7 @@ def filter_candidates(
     for rank, (doc_id, score) in enumerate(ranked, 1):
         if doc_id in exclude:
             continue
-        if relative_margin and score > positive_score * (1.0 - relative_margin):
+        if relative_margin and score > relative_threshold(positive_score, relative_margin):
             continue
         if absolute_margin is not None and score > positive_score - absolute_margin:
             continue

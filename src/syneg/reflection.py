@@ -5,8 +5,8 @@ the cheap checks kept):
     1. ``empty`` / ``too short`` / ``garbled``: not a usable document.
     2. ``near-copy``: its word 3-grams overlap the positive's by more than ``max_copy_jaccard``.
     3. ``duplicate``: the same text as an earlier negative of the same instance.
-    4. ``likely false negative``: the base model scores it for the query above ``(1 - relative_margin)`` x
-       the positive's score, the positive-aware rule mining uses (``model_check``).
+    4. ``likely false negative``: the base model scores it for the query above ``positive - |positive| x
+       relative_margin``, the positive-aware rule mining uses (``model_check``).
     5. ``critique``: with an LLM backend and ``critique: true``, the LLM judges whether the candidate reports
        the positive's finding about the query (``answers_query``), is on the query's topic and keeps the
        attributes, and gives a verdict (keep / revise / drop) with its reason. What is applied
@@ -47,6 +47,7 @@ import pandas as pd
 from syneg.data.store import DataError, Dataset, doc_texts
 from syneg.embeddings import Embeddings, encode
 from syneg.llm.critic import Candidate, Critic
+from syneg.margins import relative_threshold
 from syneg.text_checks import garbled, shingle_jaccard
 
 FALSE_NEGATIVE = "likely false negative: scores near or above the positive"
@@ -60,7 +61,7 @@ class ReflectConfig:
 
     Attributes:
         critique: ask the ``llm`` to critique, revise or drop each candidate (skipped with the offline stand-in).
-        relative_margin: drop a candidate the base model scores above ``(1 - this)`` x the positive's score.
+        relative_margin: drop a candidate the base model scores above ``positive - |positive| x this``.
         max_copy_jaccard: drop a candidate whose word 3-grams overlap the positive's more than this.
         min_words: drop shorter candidates.
         model_check: run the base-model check (4 in the module docstring).
@@ -180,7 +181,7 @@ def _model_check(neg: pd.DataFrame, rows: list[int], reasons: list[str], scorer:
     ns, ps = scorer.scores(neg, rows)
     for i, n_score, p_score in zip(rows, ns, ps):
         neg.at[i, "neg_score"], neg.at[i, "pos_score"] = float(n_score), float(p_score)
-        flag = bool(n_score > p_score * (1.0 - cfg.relative_margin))
+        flag = bool(n_score > relative_threshold(p_score, cfg.relative_margin))
         neg.at[i, "margin_flag"] = flag
         if flag and not reasons[i]:
             reasons[i] = FALSE_NEGATIVE

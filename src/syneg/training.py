@@ -3,7 +3,8 @@
 ``MultipleNegativesRankingLoss`` with ``scale = 1 / temperature`` is the paper's loss
 ``L = -log f(q, D+) / (f(q, D+) + sum f(q, D-))`` with ``f = exp(cos / tau)``, where the D- are the
 instance's hard negatives plus every other instance's positive and negatives in the batch. The batch sampler
-keeps duplicate texts out of a batch, so a query's other positive is never used as its negative.
+keeps duplicate texts out of a batch, so a query's other positive is never used as its negative, and it
+tells the trainer how many batches it really yields, so every row of the table is trained in every epoch.
 
 Example:
     >>> TrainConfig(temperature=0.05).scale
@@ -42,6 +43,51 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not self.temperature > 0:
             raise ValueError(f"train.temperature is {self.temperature}; use a positive value (paper: 0.02).")
+        if not (isinstance(self.batch_size, int) and self.batch_size >= 2):
+            raise ValueError(f"train.batch_size is {self.batch_size!r}; use a whole number >= 2 (in-batch negatives "
+                             f"need another instance in the batch).")
+        if not (float(self.epochs) == int(self.epochs) and self.epochs >= 1):
+            raise ValueError(f"train.epochs is {self.epochs!r}; use a whole number >= 1 (every row is trained once "
+                             f"per epoch).")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"train.warmup_ratio is {self.warmup_ratio!r}; use a value in [0, 1) (1 would keep the "
+                             f"learning rate at 0 for the whole run).")
+        if not self.learning_rate > 0:
+            raise ValueError(f"train.learning_rate is {self.learning_rate!r}; use a positive value.")
+        if not (isinstance(self.logging_steps, int) and self.logging_steps >= 1):
+            raise ValueError(f"train.logging_steps is {self.logging_steps!r}; use a whole number >= 1.")
+
+
+def exact_batch_sampler():
+    """sentence-transformers' no-duplicates batch sampler, advertising the number of batches one pass really
+    yields. Its own ``__len__`` is ``ceil(rows / batch_size)``, but a pass that defers duplicate texts yields
+    more (smaller) batches, and the trainer stops at the advertised count: on SciFact 916 of 919 rows were
+    trained. Counting the pass (seeded like the pass that follows, so the same batches) closes the gap.
+
+    Returns:
+        The sampler class; sentence-transformers' trainer takes it as ``batch_sampler``.
+    """
+    from sentence_transformers.base import sampler as st
+
+    class ExactNoDuplicatesBatchSampler(st.NoDuplicatesBatchSampler):
+        _counted: tuple[int, int] | None = None  # (epoch, batches)
+
+        def __len__(self) -> int:
+            if self.drop_last:
+                return super().__len__()
+            if self._counted is None or self._counted[0] != self.epoch:
+                if self.generator is not None and self.seed is not None:
+                    self.generator.manual_seed(self.seed + self.epoch)  # __iter__ seeds the same way
+
+                def values(index: int) -> set[str]:
+                    return {st._sample_value_str(v) for k, v in self.dataset[index].items()
+                            if k not in st._EXCLUDE_DATASET_COLUMNS}
+
+                passes = self._iter_one_pass(values, lambda sample, batch: not sample.isdisjoint(batch))
+                self._counted = (self.epoch, sum(1 for _ in passes))
+            return self._counted[1]
+
+    return ExactNoDuplicatesBatchSampler
 
 
 def _live_callback(live_dir: str):
@@ -94,7 +140,6 @@ def train(model_name: str, data: pd.DataFrame, cfg: TrainConfig, output_dir: str
     import torch
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-    from sentence_transformers.base.sampler import BatchSamplers
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers import set_seed
 
@@ -116,7 +161,7 @@ def train(model_name: str, data: pd.DataFrame, cfg: TrainConfig, output_dir: str
             weight_decay=cfg.weight_decay,
             seed=cfg.seed,
             data_seed=cfg.seed,
-            batch_sampler=BatchSamplers.NO_DUPLICATES,
+            batch_sampler=exact_batch_sampler(),
             logging_steps=cfg.logging_steps,
             save_strategy="no",
             report_to="none",

@@ -88,3 +88,18 @@ def test_real_scifact_counts():
     assert len(ds.corpus) == 5183 and len(ds.queries) == 1109
     assert (ds.qrels["split"] == "train").sum() == 919 and (ds.qrels["split"] == "test").sum() == 339
     assert file_manifest(SCIFACT)["corpus.jsonl"]["sha256"].startswith("dec31c8182f3d744")
+
+
+def test_a_byte_order_mark_is_read_and_a_non_utf8_byte_is_named_with_line_and_column(tiny_beir):
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels/train.tsv"):
+        p = tiny_beir / name
+        p.write_bytes(b"\xef\xbb\xbf" + p.read_bytes())  # what Windows editors save
+    ds = load_folder(tiny_beir)
+    assert ds.corpus["doc_id"].iloc[0] == "d1" and ds.splits() == ["test", "train"]
+    p = tiny_beir / "corpus.jsonl"
+    lines = p.read_bytes().splitlines(keepends=True)
+    lines[1] = lines[1].replace(b"}", b', "x": "caf\xe9"}')  # latin-1 e-acute
+    p.write_bytes(b"".join(lines))
+    with pytest.raises(DataError, match=r"corpus.jsonl:2: byte 0xe9 at column \d+ is not UTF-8\. Re-save the file "
+                                        r"as UTF-8"):
+        load_folder(tiny_beir)

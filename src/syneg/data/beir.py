@@ -29,6 +29,20 @@ __all__ = ["BEIR_URL", "ENV_DIR", "DataError", "Dataset", "download", "file_mani
            "write_folder"]
 
 
+def _lines(path: Path):
+    """``(line number, text)`` of each line of ``path`` decoded as UTF-8 (a leading byte-order mark is read and
+    dropped); a byte that is not UTF-8 raises with the line, the column and the fix."""
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                yield lineno, raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}:{lineno}: byte 0x{raw[exc.start]:02x} at column {exc.start + 1} is not "
+                                f"UTF-8. Re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8).") from None
+
+
 def _read_jsonl(path: Path, kind: str, text_required: bool) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: not found. A BEIR folder needs corpus.jsonl, queries.jsonl and qrels/<split>.tsv.")
@@ -36,33 +50,32 @@ def _read_jsonl(path: Path, kind: str, text_required: bool) -> pd.DataFrame:
     titles: list[str] = []
     texts: list[str] = []
     seen: dict[str, int] = {}
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{lineno}: not valid JSON ({exc.msg}). Each line must be one JSON object.")
-            if not isinstance(obj, dict):
-                raise DataError(f"{path}:{lineno}: a JSON {type(obj).__name__}, expected an object with '_id'.")
-            if "_id" not in obj or obj["_id"] in (None, ""):
-                raise DataError(f"{path}:{lineno}: no '_id'. Give every {kind} a unique, non-empty '_id'.")
-            key = str(obj["_id"])
-            if key in seen:
-                raise DataError(f"{path}:{lineno}: {kind} id '{key}' repeats line {seen[key]}. Ids must be unique.")
-            seen[key] = lineno
-            text = obj.get("text")
-            title = obj.get("title") or ""
-            if text is None:
-                text = ""
-            if not isinstance(text, str) or not isinstance(title, str):
-                raise DataError(f"{path}:{lineno}: {kind} '{key}' has a non-string 'text' or 'title'.")
-            if text_required and not text.strip():
-                raise DataError(f"{path}:{lineno}: {kind} '{key}' has empty 'text'. Remove it or give it text.")
-            ids.append(key)
-            titles.append(title)
-            texts.append(text)
+    for lineno, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{lineno}: not valid JSON ({exc.msg}). Each line must be one JSON object.") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{path}:{lineno}: a JSON {type(obj).__name__}, expected an object with '_id'.")
+        if "_id" not in obj or obj["_id"] in (None, ""):
+            raise DataError(f"{path}:{lineno}: no '_id'. Give every {kind} a unique, non-empty '_id'.")
+        key = str(obj["_id"])
+        if key in seen:
+            raise DataError(f"{path}:{lineno}: {kind} id '{key}' repeats line {seen[key]}. Ids must be unique.")
+        seen[key] = lineno
+        text = obj.get("text")
+        title = obj.get("title") or ""
+        if text is None:
+            text = ""
+        if not isinstance(text, str) or not isinstance(title, str):
+            raise DataError(f"{path}:{lineno}: {kind} '{key}' has a non-string 'text' or 'title'.")
+        if text_required and not text.strip():
+            raise DataError(f"{path}:{lineno}: {kind} '{key}' has empty 'text'. Remove it or give it text.")
+        ids.append(key)
+        titles.append(title)
+        texts.append(text)
     if not ids:
         raise DataError(f"{path}: holds no {kind}s.")
     if kind == "query":
@@ -73,26 +86,26 @@ def _read_jsonl(path: Path, kind: str, text_required: bool) -> pd.DataFrame:
 def _read_qrels(path: Path, split: str) -> pd.DataFrame:
     rows: list[tuple[str, str, str, int]] = []
     seen: dict[tuple[str, str], int] = {}
-    with path.open(encoding="utf-8", newline="") as fh:
-        for lineno, raw in enumerate(fh, 1):
-            line = raw.rstrip("\r\n")  # BEIR's files end lines in CRLF
-            if not line.strip():
-                continue
-            cols = line.split("\t")
-            if lineno == 1 and cols[0] == "query-id":
-                continue
-            if len(cols) != 3:
-                raise DataError(f"{path}:{lineno}: {len(cols)} tab-separated columns, expected 3 "
-                                f"(query-id, corpus-id, score).")
-            q, d, s = (c.strip() for c in cols)
-            try:
-                score = int(s)
-            except ValueError:
-                raise DataError(f"{path}:{lineno}: score '{s}' is not an integer. Use graded integers (0 = not relevant).")
-            if (q, d) in seen:
-                raise DataError(f"{path}:{lineno}: pair ({q}, {d}) repeats line {seen[(q, d)]}. Keep one judgement.")
-            seen[(q, d)] = lineno
-            rows.append((split, q, d, score))
+    for lineno, raw in _lines(path):
+        line = raw.rstrip("\r\n")  # BEIR's files end lines in CRLF
+        if not line.strip():
+            continue
+        cols = line.split("\t")
+        if lineno == 1 and cols[0] == "query-id":  # BEIR writes a header; a file without one is read too
+            continue
+        if len(cols) != 3:
+            raise DataError(f"{path}:{lineno}: {len(cols)} tab-separated columns, expected 3 "
+                            f"(query-id, corpus-id, score).")
+        q, d, s = (c.strip() for c in cols)
+        try:
+            score = int(s)
+        except ValueError:
+            raise DataError(f"{path}:{lineno}: score '{s}' is not an integer. Use graded integers (0 = not "
+                            f"relevant).") from None
+        if (q, d) in seen:
+            raise DataError(f"{path}:{lineno}: pair ({q}, {d}) repeats line {seen[(q, d)]}. Keep one judgement.")
+        seen[(q, d)] = lineno
+        rows.append((split, q, d, score))
     return pd.DataFrame(rows, columns=["split", "query_id", "doc_id", "score"])
 
 

@@ -1,0 +1,91 @@
+"""Atomic writes: nothing half-written, no temporary left by a killed writer, the user's umask kept."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from syneg.io import TMP_MARK, atomic_path, write_json
+
+PY = [sys.executable, "-c"]
+
+
+def test_a_temporary_left_by_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    out = tmp_path / "model"
+    writer = subprocess.Popen([*PY, f"""
+import time
+from syneg.io import atomic_path
+with atomic_path({str(out)!r}, is_dir=True) as tmp:
+    (tmp / "weights").write_bytes(b"x" * 1000)
+    print("writing", flush=True)
+    time.sleep(60)
+"""], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline() == "writing\n"
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    left = list(tmp_path.glob(f".model{TMP_MARK}*"))
+    assert len(left) == 1 and not out.exists()  # kill -9: no cleanup ran, but nothing half-written at `model`
+    with atomic_path(out, is_dir=True) as tmp:
+        (tmp / "weights").write_bytes(b"y")
+    assert (out / "weights").read_bytes() == b"y" and not list(tmp_path.glob(f".model{TMP_MARK}*"))
+
+
+def test_a_live_writers_temporary_is_left_alone(tmp_path):
+    live = tmp_path / f".a.json{TMP_MARK}{os.getpid()}-abc"
+    live.mkdir()
+    write_json(tmp_path / "a.json", {"x": 1})
+    assert live.exists()
+
+
+@pytest.mark.parametrize("umask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o002, 0o664, 0o775)])
+def test_outputs_get_the_users_umask_not_mkdtemps_0700(tmp_path, umask, file_mode, dir_mode):
+    code = f"""
+import os, sys
+os.umask({umask})
+from syneg.io import atomic_path, write_json
+write_json(sys.argv[1] + "/m.json", {{"a": 1}})
+with atomic_path(sys.argv[1] + "/model", is_dir=True) as tmp:
+    (tmp / "sub").mkdir()
+    (tmp / "sub" / "w.bin").write_bytes(b"1")
+"""
+    subprocess.run([*PY, code, str(tmp_path)], check=True)
+    mode = lambda p: p.stat().st_mode & 0o777  # noqa: E731
+    assert mode(tmp_path / "m.json") == file_mode
+    assert mode(tmp_path / "model") == dir_mode and mode(tmp_path / "model" / "sub") == dir_mode
+    assert mode(tmp_path / "model" / "sub" / "w.bin") == file_mode
+
+
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+def test_a_stage_dies_with_the_process_that_started_it_and_cleans_its_temporary(tmp_path, shell):
+    """kill -9 of the parent (DVC) ends the stage, also through a shell that does not exec the command (dash),
+    and the stage's SIGTERM handler removes the temporary it was writing."""
+    stage = tmp_path / "stage_die_with_parent.py"
+    stage.write_text(f"""
+import time
+from syneg.cli import die_with_parent
+from syneg.io import atomic_path
+die_with_parent(poll=0.1)
+with atomic_path({str(tmp_path / 'model')!r}, is_dir=True) as tmp:
+    print("training", flush=True)
+    time.sleep(60)
+""")
+    parent = subprocess.Popen([*PY, f"""
+import subprocess, sys
+child = subprocess.Popen([{shell!r}, "-c", sys.argv[1]], stdout=sys.stdout)
+print(child.pid, flush=True)
+child.wait()
+""", f"{sys.executable} {stage}"], stdout=subprocess.PIPE, text=True)
+    parent.stdout.readline()  # the shell's pid
+    assert parent.stdout.readline() == "training\n"
+    stage_pid = int(subprocess.run(["pgrep", "-f", str(stage), "-n"], capture_output=True, text=True).stdout)
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and os.path.exists(f"/proc/{stage_pid}") and \
+            open(f"/proc/{stage_pid}/stat").read().split()[2] != "Z":
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{stage_pid}") or open(f"/proc/{stage_pid}/stat").read().split()[2] == "Z"
+    assert not list(tmp_path.glob(f".model{TMP_MARK}*")) and not (tmp_path / "model").exists()
