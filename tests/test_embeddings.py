@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from syneg import embeddings
 
@@ -40,3 +41,15 @@ def test_an_encode_output_round_trips_and_refuses_another_dataset(tiny_ds, tmp_p
         embeddings.Embeddings.load(tmp_path / "base", other)
     with pytest.raises(DataError, match="no corpus.npy, queries.npy, manifest.json; run the encode stage"):
         embeddings.Embeddings.load(tmp_path / "missing", tiny_ds)
+
+
+def test_a_base_model_that_is_not_a_model_is_named_with_its_param(tmp_path):
+    from syneg.models import ModelError, load
+
+    with pytest.raises(ModelError, match=rf"model.base is '{tmp_path}', which is not a sentence-transformers model "
+                                         r"folder \(no config.json or modules.json there\)"):
+        load(str(tmp_path))
+    with pytest.raises(ModelError, match=r"model.base is './no-such-model', which is not a sentence-transformers"):
+        load("./no-such-model")
+    with pytest.raises(ModelError, match=r"model.base is 'nobody/no-such-model-xyz', which could not be loaded"):
+        load("nobody/no-such-model-xyz")

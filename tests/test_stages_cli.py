@@ -45,3 +45,34 @@ def test_a_stage_that_cannot_start_says_why_in_one_line_and_exits_1(tmp_path):
     assert res.stderr.strip().splitlines() == [
         "error: params.yaml: llm.backend is 'anthropic', which has no section llm.anthropic; use one of llamacpp, "
         "offline, openai, transformers."]
+
+
+@pytest.mark.parametrize("section, key, value, message", [
+    ("mix", "ratio", "abc", "mix.ratio is 'abc' (a string); expected a number"),
+    ("mix", "num_negatives", 2.5, "mix.num_negatives is 2.5 (a number); expected an integer"),
+    ("mix", "strategy", 3, "mix.strategy is 3 (an integer); expected a string"),
+    ("train", "batch_size", True, "train.batch_size is True (true or false); expected an integer"),
+    ("train", "learning_rate", None, "train.learning_rate is None (null); expected a number"),
+])
+def test_a_param_of_the_wrong_type_is_named_with_its_value_and_what_is_allowed(tmp_path, section, key, value,
+                                                                               message):
+    import yaml
+
+    from syneg.training import TrainConfig
+
+    cls = {"mix": MixConfig, "train": TrainConfig}[section]
+    p = tmp_path / "params.yaml"
+    p.write_text(yaml.safe_dump({section: {key: value}}))
+    with pytest.raises(ParamsError) as err:
+        for_stage(section, (section,), p).build(cls, section)
+    assert str(err.value) == f"{p}: {message}"
+
+
+@pytest.mark.parametrize("value", [0, -1, "64", 2.5, True])
+def test_an_encode_batch_size_that_encodes_nothing_is_refused(tmp_path, value):
+    import yaml
+
+    p = tmp_path / "params.yaml"
+    p.write_text(yaml.safe_dump({"model": {"base": "m"}, "runtime": {"encode_batch_size": value}}))
+    with pytest.raises(ParamsError, match=rf"runtime.encode_batch_size is {value!r}; use a whole number >= 1"):
+        for_stage("encode_base", ("model.base",), p).runtime("encode_batch_size")

@@ -30,14 +30,23 @@ def _classes(name: str) -> tuple[type, ...]:
 
 def run(app: Any) -> None:
     """Run a stage's Typer app; a known failure (bad params or data, too many failed LLM items, a missing
-    model) ends it with one line on stderr and exit status 1, so DVC records nothing, without a traceback."""
+    model) ends it with one line on stderr and exit status 1, so DVC records nothing, without a traceback.
+
+    On success the small files the stage wrote are kept aside; on any failure the outputs of this stage
+    that DVC deleted before the run are put back from there when they are exactly what dvc.lock records
+    (:func:`syneg.io.restore_last_good`): a failed rerun leaves the last good metrics in place."""
+    from syneg import io
+
     exits, usage, aborts = _classes("Exit"), _classes("ClickException"), _classes("Abort")
+    ok = False
     try:
         app(standalone_mode=False)
+        ok = True
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
     except exits as exc:
+        ok = exc.exit_code == 0
         raise SystemExit(exc.exit_code) from None
     except usage as exc:  # a missing or malformed option: the usage line and the message, no traceback
         exc.show()
@@ -45,6 +54,11 @@ def run(app: Any) -> None:
     except aborts:
         print("Aborted.", file=sys.stderr)
         raise SystemExit(1) from None
+    finally:
+        if ok:
+            io.keep_last_good()
+        else:
+            io.restore_last_good(sys.argv[1:])
 
 
 SHELLS = {"sh", "dash", "bash", "zsh", "fish", "ksh"}

@@ -13,6 +13,7 @@ from typing import Any, Iterator
 import pandas as pd
 
 
+WRITTEN: list[Path] = []  # every path this process renamed into place (see keep_last_good)
 TMP_MARK = ".tmp-"  # `.<name>.tmp-<pid>-<random>`: a temporary beside its output (ignored by git)
 
 
@@ -71,6 +72,7 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False) -> Iterator[Path]
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
         os.replace(target, path)
+        WRITTEN.append(path)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -94,6 +96,69 @@ def write_parquet(path: str | os.PathLike, frame: pd.DataFrame) -> None:
 
 def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
     return pd.read_parquet(path)
+
+
+KEEP_LIMIT = 16 * 2**20  # bytes: metrics, manifests, tables; never model weights
+
+
+def _last_good() -> Path:
+    return Path(os.environ.get("SYNEG_CACHE_DIR", ".cache/syneg")) / "last-good"
+
+
+def _md5(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.md5()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def keep_last_good() -> int:
+    """Copy each file of at most :data:`KEEP_LIMIT` bytes this process wrote into a content-addressed store
+    (``$SYNEG_CACHE_DIR/last-good/<md5>``), so that a failed rerun can put it back; returns how many.
+
+    DVC deletes a stage's outputs before running it, and its ``cache: false`` metrics exist nowhere else
+    until committed: without this, a failed rerun would leave no metrics at all."""
+    kept = 0
+    for path in dict.fromkeys(WRITTEN):
+        if path.is_file() and path.stat().st_size <= KEEP_LIMIT:
+            digest = _md5(path)
+            dest = _last_good() / digest[:2] / digest
+            if not dest.exists():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                tmp = dest.with_name(f".{digest}{TMP_MARK}{os.getpid()}")
+                shutil.copyfile(path, tmp)
+                os.replace(tmp, dest)
+            kept += 1
+    return kept
+
+
+def restore_last_good(argv: list[str], lock: str | os.PathLike = "dvc.lock") -> list[str]:
+    """After a failed run: put back each output ``lock`` records that is missing (DVC deleted it before the
+    run) and lies at or under a path in ``argv`` (this stage's), when the store holds the exact bytes the lock
+    records. Returns the paths restored."""
+    lock = Path(lock)
+    if not lock.is_file():
+        return []
+    import yaml
+
+    mine = [Path(a).as_posix().rstrip("/") for a in argv if "/" in a or "." in a]
+    restored = []
+    for stage in (yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages", {}).values():
+        for out in stage.get("outs") or []:
+            path, md5 = str(out.get("path", "")), str(out.get("md5", ""))
+            if not path or not md5 or md5.endswith(".dir") or Path(path).exists():
+                continue
+            if not any(path == m or path.startswith(m + "/") for m in mine):
+                continue
+            src = _last_good() / md5[:2] / md5
+            if src.is_file():
+                with atomic_path(path) as tmp:
+                    shutil.copyfile(src, tmp)
+                restored.append(path)
+    return restored
 
 
 TIMINGS = Path("timings")  # untracked: wall-clock figures would make equal runs give unequal metrics files

