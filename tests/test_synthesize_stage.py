@@ -180,3 +180,70 @@ def test_too_many_failed_items_fail_the_stage_in_one_line_and_a_rerun_asks_only_
         assert res.returncode == 0, res.stderr
         assert len(srv.requests) - first == 10
         assert json.loads((project / "metrics/scifact/synthesize.json").read_text())["failed_instances"] == 0
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_unreachable_server_is_one_line_before_any_item_is_sent(project):
+    write_params(project, f"http://127.0.0.1:{_free_port()}/v1")  # nothing listens there
+    res = run_stage(project)
+    assert res.returncode == 1, res.stderr[-2000:]
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: llm.openai.base_url is http://127.0.0.1:"), res.stderr
+    assert "which does not answer (APIConnectionError" in lines[0] and "start the server or fix" in lines[0]
+    assert not (project / "metrics/scifact/synthesize.json").exists()
+
+
+def test_a_missing_key_is_one_line_and_a_warm_rerun_needs_none(project):
+    import os
+
+    with FakeOpenAI(answer) as srv:
+        write_params(project, srv.base_url)
+        script, *paths = stage_args("synthesize")
+        env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+        env["PYTHONPATH"] = str(ROOT / "src")
+        res = subprocess.run([sys.executable, str(ROOT / script), *paths], cwd=project, env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert res.returncode == 1 and srv.requests == []
+        assert res.stderr.strip().splitlines() == [
+            "error: llm.backend is 'openai' but OPENAI_API_KEY is not set. Export it (any placeholder for a local "
+            "server that ignores keys); keys never go in params.yaml."]
+        assert run_stage(project).returncode == 0  # with the key: asked once and stored
+        res = subprocess.run([sys.executable, str(ROOT / script), *paths], cwd=project, env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr[-2000:]  # every answer stored: no key, no server needed
+
+
+def test_the_api_key_appears_in_no_file_the_stages_write_nor_in_their_output(project):
+    import os
+
+    secret = "sk-SYNEG-canary-7f3a9c1e5d"
+    with FakeOpenAI(answer) as srv:
+        write_params(project, srv.base_url)
+        script, *paths = stage_args("synthesize")
+        env = {**os.environ, "OPENAI_API_KEY": secret, "PYTHONPATH": str(ROOT / "src"),
+               "SYNEG_CACHE_DIR": str(project / ".cache")}
+        outputs = []
+        for stage in ("synthesize", "reflect"):
+            script, *paths = stage_args(stage)
+            res = subprocess.run([sys.executable, str(ROOT / script), *paths], cwd=project, env=env,
+                                 capture_output=True, text=True, timeout=300)
+            assert res.returncode == 0, res.stderr[-2000:]
+            outputs += [res.stdout, res.stderr]
+        assert set(srv.auth) == {f"Bearer {secret}"}  # it was used ...
+    written = [p for p in project.rglob("*") if p.is_file()]
+    assert len(written) > 10
+    for path in written:  # ... and is nowhere: answer store, metrics, timings, kept copies, params
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            import gzip
+
+            data = gzip.decompress(data)
+        assert secret.encode() not in data, path
+    assert not any(secret in text for text in outputs)

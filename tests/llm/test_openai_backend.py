@@ -162,40 +162,55 @@ def test_refused_response_format_steps_down_once_per_run_whatever_the_status(tmp
 
 
 def test_with_30_percent_random_failures_no_item_is_lost(tmp_path):
+    """300 items against a server that fails 30% of requests five ways (500, 429 with Retry-After, an answer
+    slower than the timeout, malformed JSON, JSON that breaks the schema): every item is answered or recorded
+    failed with its reason, none is lost, and a rerun asks only for what got no answer."""
     rng = random.Random(7)
     lock_rng = __import__("threading").Lock()
 
-    healthy = []
+    healthy, injected = [], __import__("collections").Counter()
 
     def script(body, n):
         with lock_rng:
             roll = 1.0 if healthy else rng.random()
-        if roll < 0.15:
+        kind = ("http_500" if roll < 0.10 else "http_429" if roll < 0.16 else "timeout" if roll < 0.20
+                else "malformed_json" if roll < 0.25 else "schema" if roll < 0.30 else None)
+        with lock_rng:
+            injected[kind or "ok"] += 1
+        if kind == "http_500":
             return error(500, "flaky", **{"Retry-After": "0"})
-        if roll < 0.22:
+        if kind == "http_429":
             return error(429, "busy", **{"Retry-After": "0"})
-        if roll < 0.30:
+        if kind == "timeout":
+            return 200, completion(GOOD), {"x-sleep": "1.5"}
+        if kind == "malformed_json":
             return 200, completion('{"hard_negatives": [1'), {}
+        if kind == "schema":
+            return 200, completion('{"reasoning": "r", "hard_negatives": "not a list"}'), {}
         return 200, completion(GOOD), {}
 
-    prompts = [f"prompt {i}" for i in range(200)]
+    prompts = [f"prompt {i}" for i in range(300)]
     with FakeOpenAI(script) as srv:
-        a = asker(srv, tmp_path, max_retries=1, concurrency=8)
+        a = asker(srv, tmp_path, max_retries=1, concurrency=16, timeout=0.5, max_reasks=0)
         out = a.ask(prompts, SPEC)
         done = [o for o in out if o.value is not None]
         failed = [o for o in out if o.error]
-        assert len(done) + len(failed) == 200 and all(o.category for o in failed)
-        assert len(done) > 150 and a.stats()["failures_by_reason"] == dict(
-            sorted(__import__("collections").Counter(o.category for o in failed).items()))
+        assert len(done) + len(failed) == 300 and all(o.category for o in failed)  # 0 lost
+        faults = sum(v for k, v in injected.items() if k != "ok")
+        assert 0.25 < faults / sum(injected.values()) < 0.35
+        by_reason = a.stats()["failures_by_reason"]
+        assert by_reason == dict(sorted(__import__("collections").Counter(o.category for o in failed).items()))
+        assert {"timeout", "malformed_json", "schema"} <= set(by_reason), by_reason
         # A rerun once the server is healthy asks again for exactly the requests that got no answer; a
         # stored (invalid) answer is an answer, so those items fail the same way without a request.
         a.cache.close()
         healthy.append(True)
         first = len(srv.requests)
-        out2 = asker(srv, tmp_path).ask(prompts, SPEC)
-        transport = {p for p, o in zip(prompts, out) if o.error and o.category != "malformed_json"}
+        out2 = asker(srv, tmp_path, max_reasks=0).ask(prompts, SPEC)
+        stored_invalid = {"malformed_json", "schema"}
+        transport = {p for p, o in zip(prompts, out) if o.error and o.category not in stored_invalid}
         assert transport and {r["messages"][0]["content"] for r in srv.requests[first:]} == transport
-        assert [o.error for o in out2 if o.error] == [o.error for o in out if o.category == "malformed_json"]
+        assert [o.error for o in out2 if o.error] == [o.error for o in out if o.category in stored_invalid]
 
 
 def test_identical_prompts_are_sent_once(tmp_path):

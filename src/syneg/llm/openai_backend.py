@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 
 from tqdm.auto import tqdm
 
+from syneg.errors import UserError
 from syneg.llm.base import ChatBackend, OnReply, Reply
 
 KEY_ENV = "OPENAI_API_KEY"
@@ -30,10 +31,32 @@ _FORMAT_WORDS = ("response_format", "json_schema", "json_object", "structured ou
 _FORMAT_STATUS = (400, 422, 500)
 
 
+class BackendError(UserError, RuntimeError):
+    """The server cannot be used at all (no key, unreachable, key refused): one line, before any item is sent."""
+
+
 def require_key() -> None:
     if not os.environ.get(KEY_ENV):
-        raise RuntimeError(f"llm.backend is 'openai' but {KEY_ENV} is not set. Export it (any placeholder for a "
+        raise BackendError(f"llm.backend is 'openai' but {KEY_ENV} is not set. Export it (any placeholder for a "
                            f"local server that ignores keys); keys never go in params.yaml.")
+
+
+async def probe(client: Any, base_url: str | None) -> None:
+    """One cheap request (``GET /models``) before the first item: a server that does not answer, or refuses
+    the key, stops the stage with one line instead of failing every item after its retries. Any other answer
+    (a 404 from a server without that route included) means the server is there."""
+    import openai
+
+    where = base_url or "https://api.openai.com/v1"
+    try:
+        await client.get("/models", cast_to=object, options={"max_retries": 0})
+    except openai.APIConnectionError as exc:
+        raise BackendError(f"llm.openai.base_url is {where}, which does not answer ({type(exc).__name__}: "
+                           f"{str(exc).splitlines()[0]}); start the server or fix llm.openai.base_url.") from None
+    except openai.AuthenticationError:
+        raise BackendError(f"the server at {where} refused {KEY_ENV} (HTTP 401); export a key it accepts.") from None
+    except openai.APIStatusError:
+        pass
 
 
 def reply_from_completion(resp: Any, batch: bool = False) -> Reply:
@@ -113,6 +136,11 @@ class OpenAIBackend(ChatBackend):
             require_key()  # here, not at construction: a warm-cache rerun or a dry run needs no key
         client = AsyncOpenAI(base_url=self.base_url, timeout=self.timeout, max_retries=self.max_retries,
                              api_key=self.api_key)
+        try:
+            await probe(client, self.base_url)
+        except BaseException:
+            await client.close()
+            raise
         sem = asyncio.Semaphore(self.concurrency)
         bar = tqdm(total=len(bodies), desc=desc or "llm: openai", unit="req")
 
