@@ -203,3 +203,43 @@ def test_a_dataset_with_only_a_test_split_is_evaluated_without_training(project)
     finally:
         params_path.write_text(original)
         lock_path.write_text(lock)
+
+
+def test_kill_9_of_dvc_repro_at_random_points_then_repro_gives_the_uninterrupted_outputs(project, tmp_path_factory,
+                                                                                       scifact_small):
+    """`dvc repro` killed with SIGKILL at a seeded random moment inside synthesize, reflect and train (twice),
+    each time resumed: its running stage dies with it, no temporary is left, and the final dvc.lock (every
+    output hash, the model's included) equals the uninterrupted run's."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import time
+
+    _, first, _ = project
+    baseline = first.run("git", "log", "--format=%H", "--grep", "baseline run", stdout_only=True).split()[0]
+    expected = first.run("git", "show", f"{baseline}:dvc.lock", stdout_only=True)
+    box = Sandbox.create(tmp_path_factory.mktemp("killed"), scifact_small, SMALL)
+    rng, kills = random.Random(9), []
+    for target in ("synthesize", "reflect", "train", "train"):
+        proc = subprocess.Popen(["dvc", "repro"], cwd=box.path, env=box.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        for line in proc.stdout:  # DVC runs the stages before the target first (or skips them: recorded)
+            if f"Running stage '{target}@scifact'" in line:
+                break
+        delay = rng.uniform(0.5, 4.0)
+        time.sleep(delay)
+        assert proc.poll() is None, f"{target} finished within {delay:.1f} s: nothing was interrupted"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kills.append(f"{target} +{delay:.1f}s")
+        deadline, left = time.time() + 15, ["?"]
+        while left and time.time() < deadline:  # the stage gets SIGTERM (its parent died) and cleans up
+            left = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True).stdout.split()
+            time.sleep(0.2)
+        assert left == [], f"a stage outlived dvc: {left}"
+        assert not [p for p in box.path.rglob("*") if ".tmp-" in p.name and ".dvc" not in p.parts]
+    out = box.run("dvc", "repro")
+    assert "ERROR" not in out
+    assert (box.path / "dvc.lock").read_text() == expected
+    print(f"killed during: {kills}")
