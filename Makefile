@@ -40,6 +40,7 @@ llama-server: $(LLAMA_SERVER)
 # the dataset params.yaml names, into data/raw/<dataset> (copied from $SYNEG_BEIR_DIR or downloaded), checked
 # against its committed .dvc file
 data: setup
+	$(RUN) python -m syneg.preflight
 	$(RUN) python -m syneg.data.fetch
 
 repro: data
