@@ -223,7 +223,9 @@ def test_a_missing_key_is_one_line_and_a_warm_rerun_needs_none(project):
 def test_the_api_key_appears_in_no_file_the_stages_write_nor_in_their_output(project):
     import os
 
-    secret = "sk-SYNEG-canary-7f3a9c1e5d"
+    import secrets
+
+    secret = "-".join(["sk", "SYNEG", "canary", secrets.token_hex(8)])  # built here: no key-like text in git
     with FakeOpenAI(answer) as srv:
         write_params(project, srv.base_url)
         script, *paths = stage_args("synthesize")
