@@ -113,9 +113,10 @@ def plot(table: pd.DataFrame, path: str | Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    several = "dataset" in table and table["dataset"].nunique() > 1
-    for (dataset, strategy), part in table.groupby(["dataset" if "dataset" in table else "mix.strategy",
-                                                    "mix.strategy"]):
+    if "dataset" not in table:
+        table = table.assign(dataset="")
+    several = table["dataset"].nunique() > 1
+    for (dataset, strategy), part in table.groupby(["dataset", "mix.strategy"]):
         part = part.sort_values("mix.ratio")
         ax.plot(part["mix.ratio"], 100 * part["ndcg@10"].astype(float), marker="o",
                 label=f"{dataset} {strategy}" if several else strategy)
