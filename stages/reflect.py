@@ -11,6 +11,7 @@ from syneg.embeddings import Embeddings
 from syneg.io import split_timings, write_json, write_parquet, write_timings
 from syneg.llm.asking import check_failed_share
 from syneg.llm.cache import AnswerCache
+from syneg.llm import prompt
 from syneg.llm.config import LLM_KEYS, from_params, make_asker
 from syneg.llm.critic import Critic
 from syneg.params import for_stage
@@ -44,6 +45,8 @@ def main(
     p = for_stage("reflect", PARAMS, params)
     cfg = p.build(ReflectConfig, "reflect")
     llm = from_params(p)
+    if cfg.critique and llm.is_llm:
+        prompt.check("critique")
     ds = store.load(data)
     candidates = read_candidates(synthetic, ds)
     cache = AnswerCache(llm_cache)

@@ -11,6 +11,7 @@ from syneg.embeddings import Embeddings
 from syneg.io import read_parquet, split_timings, write_json, write_parquet, write_timings
 from syneg.llm.asking import check_failed_share
 from syneg.llm.cache import AnswerCache
+from syneg.llm import prompt
 from syneg.llm.config import LLM_KEYS, from_params, make_asker
 from syneg.params import for_stage
 from syneg.reflect_check import CheckConfig, dense_ranking, run_check
@@ -51,6 +52,7 @@ def main(
                                         "or critique"})
         typer.echo("reflect_check: skipped (offline stand-in)")
         return
+    prompt.check("paraphrase", "critique")
     ds = store.load(data)
     train = read_parquet(pairs)
     emb = Embeddings.load(embeddings, ds)

@@ -11,6 +11,7 @@ from syneg.data import store
 from syneg.io import read_json, read_parquet, split_timings, write_json, write_parquet, write_timings
 from syneg.llm.asking import check_failed_share
 from syneg.llm.cache import AnswerCache
+from syneg.llm import prompt
 from syneg.llm.config import LLM_KEYS, from_params
 from syneg.params import for_stage
 from syneg.synthesis import SynthesizeConfig, build_items, dry_run, make_generator, synthesize
@@ -41,6 +42,8 @@ def main(
     p = for_stage("synthesize", PARAMS, params)
     cfg = p.build(SynthesizeConfig, "synthesize")
     llm = from_params(p)
+    if llm.is_llm:
+        prompt.check("synthesize")
     ds = store.load(data)
     dataset = read_json(data / "manifest.json")["dataset"]
     items = build_items(ds, read_parquet(mined / "pairs.parquet"), read_parquet(mined / "candidates.parquet"),

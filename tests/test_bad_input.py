@@ -66,12 +66,16 @@ DATA = [
     ("no qrels files", lambda d: shutil.rmtree(d / "qrels"), "no <split>.tsv files. Add at least qrels/test.tsv"),
     ("query in two splits", lambda d: _line(d, "qrels/test.tsv", 2, b"q1\td3\t1\r\n"),
      "query 'q1' is judged in splits test, train"),
+    ("split with no queries", lambda d: (d / "qrels/test.tsv").write_text("query-id\tcorpus-id\tscore\r\n"),
+     "qrels/test.tsv: no judgements, so split 'test' has no queries. Add lines"),
+    ("query with no positive", lambda d: _line(d, "qrels/train.tsv", 4, b"q2\td4\t0\r\n"),
+     "qrels/train.tsv: query 'q2' has no positive (every score < 1; 1 such). Judge one document relevant"),
 ]
 
 
-def _run(args, cwd, env=None):
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "SYNEG_CACHE_DIR": str(cwd / ".cache"), **(env or {})}
-    env.pop("OPENAI_API_KEY", None)
+def _run(args, cwd, env_extra=None):
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    env.update({"PYTHONPATH": str(ROOT / "src"), "SYNEG_CACHE_DIR": str(cwd / ".cache"), **(env_extra or {})})
     return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -150,5 +154,64 @@ def test_a_bad_param_is_named_with_its_value_and_what_is_allowed(tiny_beir, tmp_
     assert not (tmp_path / "o").exists() and not (tmp_path / "o.json").exists()
 
 
+SYNTH = ["stages/synthesize.py", "--data", "prepared", "--mined", "mined", "--out", "o", "--llm-cache", "c",
+         "--metrics", "o.json"]
+LLAMACPP = {"llm.backend": "llamacpp", "llm.llamacpp.model": "fake.gguf", "llm.llamacpp.sha256": "ab" * 32}
+
+
+def _unknown_placeholder(src):
+    p = src / "syneg/llm/prompts/synthesize.jinja2"
+    lines = p.read_text().splitlines(keepends=True)
+    assert "{{ num_negatives }}" in lines[6]
+    lines[6] = lines[6].replace("{{ num_negatives }}", "{{ num_negative }}")  # a typo
+    p.write_text("".join(lines))
+
+
+# (case id, params overrides, environment, how to break a copy of the package, expected message fragment):
+# synthesize with an LLM backend, on a prepared and mined dataset, so only the LLM's needs are wrong
+LLM_CASES = [
+    ("GGUF wrong checksum", LLAMACPP, {}, None, "fake.gguf: sha256 differs from llm.llamacpp.sha256 (abababababab"),
+    ("unreachable base_url", {"llm.backend": "openai", "llm.openai.base_url": "http://127.0.0.1:9/v1"},
+     {"OPENAI_API_KEY": "placeholder"}, None, "llm.openai.base_url is http://127.0.0.1:9/v1, which does not answer"),
+    ("missing OPENAI_API_KEY", {"llm.backend": "openai"}, {}, None,
+     "llm.backend is 'openai' but OPENAI_API_KEY is not set. Export it"),
+    ("prompt template unknown placeholder", LLAMACPP, {}, _unknown_placeholder,
+     "synthesize.jinja2:7: unknown placeholder 'num_negative'; this template may use attributes, "),
+]
+
+
+@pytest.fixture(scope="module")
+def mined(tmp_path_factory):
+    """The tiny dataset, prepared, encoded and mined: what synthesize reads."""
+    from tests.conftest import write_beir
+
+    root = tmp_path_factory.mktemp("mined")
+    (root / "params.yaml").write_text(yaml.safe_dump(PARAMS))
+    write_beir(root / "raw")
+    for args in (["prepare.py", "--source", "raw", "--out", "prepared"], ["encode.py", "--data", "prepared", "--out",
+                 "emb"], ["mine.py", "--data", "prepared", "--embeddings", "emb", "--out", "mined", "--metrics", "m.json"]):
+        res = _run([str(ROOT / "stages" / args[0]), *args[1:]], root)
+        assert res.returncode == 0, res.stderr[-2000:]
+    return root
+
+
+@pytest.mark.parametrize("case, overrides, env, breaks, fragment", LLM_CASES, ids=[c[0] for c in LLM_CASES])
+def test_what_the_llm_needs_is_checked_before_any_item_in_one_line(mined, tmp_path, case, overrides, env, breaks,
+                                                                   fragment):
+    for name in ("prepared", "mined"):
+        shutil.copytree(mined / name, tmp_path / name)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(_params(**overrides)))
+    (tmp_path / "fake.gguf").write_bytes(b"GGUF not a model")
+    extra = dict(env)
+    if breaks:  # the user's own checkout with an edited template
+        shutil.copytree(ROOT / "src/syneg", tmp_path / "src/syneg", ignore=shutil.ignore_patterns("__pycache__"))
+        breaks(tmp_path / "src")
+        extra["PYTHONPATH"] = str(tmp_path / "src")
+    res = _run([str(ROOT / SYNTH[0]), *SYNTH[1:]], tmp_path, extra)
+    _assert_one_line(res, fragment, tmp_path)
+    assert not (tmp_path / "o").exists() and not (tmp_path / "o.json").exists()
+    assert not [p for p in (tmp_path / "c").rglob("*") if p.is_file()], "an answer was stored"
+
+
 def test_the_table_has_at_least_25_cases():
-    assert len(DATA) + len(PARAM_CASES) >= 25
+    assert len(DATA) + len(PARAM_CASES) + len(LLM_CASES) >= 25

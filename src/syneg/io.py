@@ -73,6 +73,10 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False) -> Iterator[Path]
             shutil.rmtree(path)
         os.replace(target, path)
         WRITTEN.append(path)
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:  # write() names no file: name the output
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

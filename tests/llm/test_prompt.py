@@ -86,3 +86,25 @@ def test_critique_answer_needs_a_revision_to_revise():
         parse(ok.replace('"keep"', '"revise"'), CRITIQUE_SPEC)
     with pytest.raises(AnswerError, match="verdict"):
         parse(ok.replace('"keep"', '"maybe"'), CRITIQUE_SPEC)
+
+
+def test_a_template_is_checked_when_loaded(tmp_path, monkeypatch):
+    import pytest
+
+    from syneg.llm import prompt
+
+    monkeypatch.setattr(prompt, "PROMPTS", tmp_path)
+    prompt.template.cache_clear()
+    try:
+        (tmp_path / "paraphrase.jinja2").write_text("Rewrite:\n{{ document }}\n{{ documnet }}\n")
+        with pytest.raises(prompt.PromptError, match=r"paraphrase.jinja2:3: unknown placeholder 'documnet'; this "
+                                                     r"template may use document\."):
+            prompt.check("paraphrase")
+        (tmp_path / "paraphrase.jinja2").write_text("Rewrite:\n{% if document %}\n{{ document }}\n")
+        with pytest.raises(prompt.PromptError, match=r"jinja2:3: Unexpected end of template.*'if'\. Fix the"):
+            prompt.template.cache_clear()
+            prompt.check("paraphrase")
+        with pytest.raises(prompt.PromptError, match="prompt template .*critique.jinja2 not found"):
+            prompt.check("critique")
+    finally:
+        prompt.template.cache_clear()

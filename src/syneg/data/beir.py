@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -140,6 +141,15 @@ def load_folder(folder: str | os.PathLike) -> Dataset:
         if len(bad_d):
             raise DataError(f"{p}: corpus id '{bad_d['doc_id'].iloc[0]}' is not in corpus.jsonl "
                             f"({len(bad_d)} such lines). Add the document or drop its judgements.")
+    for p, frame in zip(qrel_files, frames):
+        if frame.empty:
+            raise DataError(f"{p}: no judgements, so split '{p.stem}' has no queries. Add lines "
+                            f"(query-id, corpus-id, score) or remove the file.")
+        best = frame.groupby("query_id", sort=False)["score"].max()
+        unjudged = best[best < 1]
+        if len(unjudged):
+            raise DataError(f"{p}: query '{unjudged.index[0]}' has no positive (every score < 1; {len(unjudged)} "
+                            f"such). Judge one document relevant (score >= 1) or drop the query's lines.")
     split_of = qrels.drop_duplicates(["query_id", "split"]).groupby("query_id")["split"].agg(list)
     shared = split_of[split_of.map(len) > 1]
     if len(shared):
@@ -189,7 +199,14 @@ def download(dataset: str, url_template: str, download_dir: str | os.PathLike) -
     from beir import util
 
     download_dir.mkdir(parents=True, exist_ok=True)
-    return Path(util.download_and_unzip(url_template.format(dataset=dataset), str(download_dir)))
+    url = url_template.format(dataset=dataset)
+    try:
+        return Path(util.download_and_unzip(url, str(download_dir)))
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:  # requests' errors are OSErrors
+        # BEIR's downloader saves any answer (a 404 page, a cut transfer) and would reuse it on the next try
+        (download_dir / url.rsplit("/", 1)[-1]).unlink(missing_ok=True)
+        raise DataError(f"{url}: download failed ({type(exc).__name__}: {str(exc)[:160]}). Check the network and "
+                        f"data.url, or set {ENV_DIR} to a folder that holds {dataset}/.") from None
 
 
 def write_folder(ds: Dataset, dest: str | os.PathLike) -> Path:

@@ -23,6 +23,9 @@ import json
 from pathlib import Path
 
 import jinja2
+import jinja2.meta
+
+from syneg.errors import UserError
 
 PROMPTS = Path(__file__).parent / "prompts"
 VARIANTS = {  # variant -> (attributes, reflection)
@@ -32,14 +35,58 @@ VARIANTS = {  # variant -> (attributes, reflection)
 }
 
 
+#: The names each template may use: exactly what its render function passes.
+PLACEHOLDERS = {
+    "synthesize": {"attributes", "reflection", "example", "num_negatives", "domain_name", "difficult_level",
+                   "length", "positive_words"},
+    "critique": {"attributes", "example", "domain_name", "difficult_level", "length", "positive_words",
+                 "candidate_words", "revise"},
+    "paraphrase": {"document"},
+}
+
+
+class PromptError(UserError):
+    """A prompt template that is missing, not valid Jinja2, or uses a name its renderer does not pass."""
+
+
+def _line_of(env: jinja2.Environment, source: str, name: str) -> int:
+    for lineno, kind, value in env.lex(source):
+        if kind == "name" and value == name:
+            return lineno
+    return 1
+
+
 @functools.lru_cache(maxsize=None)
 def template(name: str) -> jinja2.Template:
+    """The template ``prompts/<name>.jinja2``, checked when loaded: a syntax error or a placeholder the renderer
+    does not pass is a one-line :class:`PromptError` naming the file and line (rendering would otherwise fail
+    on the first item, or, for a name inside a branch not taken, only on some items)."""
     path = PROMPTS / f"{name}.jinja2"
     if not path.is_file():
-        raise FileNotFoundError(f"prompt template {path} not found; the templates are "
-                                f"{sorted(p.name for p in PROMPTS.glob('*.jinja2'))}")
+        raise PromptError(f"prompt template {path} not found; the templates are "
+                          f"{sorted(p.name for p in PROMPTS.glob('*.jinja2'))}")
+    source = path.read_text(encoding="utf-8")
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
-    return env.from_string(path.read_text(encoding="utf-8"))
+    try:
+        parsed = env.parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        message = (exc.message or "syntax error").rstrip(".")
+        raise PromptError(f"{path}:{exc.lineno}: {message}. Fix the template's Jinja2 syntax.") from None
+    unknown = sorted(jinja2.meta.find_undeclared_variables(parsed) - PLACEHOLDERS.get(name, set()))
+    if unknown:
+        raise PromptError(f"{path}:{_line_of(env, source, unknown[0])}: unknown placeholder '{unknown[0]}'; this "
+                          f"template may use {', '.join(sorted(PLACEHOLDERS.get(name, ())))}.")
+    return env.from_string(source)
+
+
+def check(*names: str) -> None:
+    """Load (and so check) the templates ``names`` before a stage starts its work.
+
+    Example:
+        >>> check("synthesize", "critique", "paraphrase")
+    """
+    for name in names:
+        template(name)
 
 
 def variant_flags(variant: str) -> tuple[bool, bool]:
