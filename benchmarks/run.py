@@ -8,6 +8,14 @@
    1,000 of those items with the warm answer store: goal 0 requests; its time per item is reported.
 3. noop_repro: wall time of ``dvc repro`` when nothing changed, in a sandbox copy of the project that has
    run the pipeline once on a small SciFact cut. Goal: < 5 s.
+4. matmul: the machine's limit (fp32 and bf16 matmul GFLOP/s, :mod:`limits`) that 5 and 6 are divided by.
+5. encoding: bare fp32 encode, syneg's fp32 and bf16 paths, rates and shares of the limit, and the nDCG@10
+   each gives (:mod:`encoding`). Goals: fp32 >= 0.95 x bare; bf16 >= 2 x fp32 within 0.3 nDCG@10 points.
+6. training: syneg's trainer (fp32, bf16) against the bare sentence-transformers trainer on the pipeline's
+   mixed table; the cached loss at batch 256 against the plain loss at 32 and 256, memory and speed
+   (:mod:`training`). Goals: >= 0.95 x bare, >= 0.5 x the limit.
+7. mining: a 100,000-document synthetic corpus mined with exact, IVF and HNSW search: time, peak memory
+   above the data, recall of the approximate indexes (:mod:`mining`).
 
 Results are printed and written to benchmarks/results/latest.json.
 """
@@ -24,6 +32,7 @@ from pathlib import Path
 import typer
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
 app = typer.Typer(add_completion=False)
 
 
@@ -214,7 +223,12 @@ def bench_noop_repro(repeats: int) -> dict:
 
 @app.command()
 def main(
-    only: str = typer.Option("", help="Run one benchmark: encode, llm, llamacpp or noop_repro."),
+    only: str = typer.Option("", help="Run some benchmarks (comma-separated): encode, llm, llamacpp, noop_repro, "
+                             "matmul, encoding, training, cached, mining."),
+    train_rows: int = typer.Option(96, help="Rows of the mixed table the training benchmark trains on."),
+    train_max_len: int = typer.Option(128, help="Tokens per text in the training benchmarks."),
+    quality_docs: int = typer.Option(1500, help="Documents of the sub-corpus the encoding nDCG is measured on."),
+    mine_docs: int = typer.Option(100_000, help="Documents of the mining benchmark's synthetic corpus."),
     llm_items: int = typer.Option(3000, help="Requests the llm benchmark sends (at the bound: 9.4 s)."),
     n_docs: int = typer.Option(1024, help="SciFact documents encoded by the encode benchmark."),
     repeats: int = typer.Option(3, help="Repeats per measurement (the best is kept)."),
@@ -228,19 +242,51 @@ def main(
     """Run the benchmarks and print their ratios and times."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     results = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
-    if only in ("", "encode"):
+    chosen = set(filter(None, only.split(",")))
+    want = lambda name: not chosen or name in chosen  # noqa: E731
+    table = ROOT / "data" / "scifact" / "mixed" / "train.parquet"
+    matmul = None
+    if chosen & {"matmul", "encoding", "training"} or not chosen:
+        import limits
+
+        matmul = limits.matmul_gflops()
+        results["matmul"] = {"fp32_gflops": round(matmul, 1),
+                             "bf16_gflops": round(limits.matmul_gflops(dtype="bfloat16"), 1)}
+        typer.echo(f"matmul: {results['matmul']}")
+    if want("encode"):
         results["encode"] = bench_encode(n_docs, repeats)
         typer.echo(f"encode: {results['encode']}")
-    if only in ("", "llm"):
+    if want("llm"):
         results["llm"] = bench_llm(llm_items, concurrency=32, delay=0.1, warm_items=1000)
         typer.echo(f"llm: {results['llm']}")
-    if only in ("", "llamacpp"):
+    if want("llamacpp"):
         results["llamacpp"] = bench_llamacpp(llamacpp_prompts, llamacpp_model, llamacpp_threads, llamacpp_parallel,
                                              llamacpp_modes)
         typer.echo(f"llamacpp: {results['llamacpp']}")
-    if only in ("", "noop_repro"):
+    if want("noop_repro"):
         results["noop_repro"] = bench_noop_repro(repeats)
         typer.echo(f"noop_repro: {results['noop_repro']}")
+    if want("encoding"):
+        from encoding import bench_encoding
+
+        results["encoding"] = bench_encoding(_scifact(), n_docs, repeats, quality_docs, matmul)
+        typer.echo(f"encoding: {results['encoding']}")
+    if want("training") or want("cached"):
+        import training
+
+        if not table.is_file():
+            raise typer.BadParameter(f"{table} is missing: run `make repro` (or `dvc repro mix@scifact`) first.")
+        if want("training"):
+            results["training"] = training.bench_training(table, train_rows, train_max_len, matmul)
+            typer.echo(f"training: {results['training']}")
+        if want("cached"):
+            results["cached"] = training.bench_cached(table, train_max_len)
+            typer.echo(f"cached: {results['cached']}")
+    if want("mining"):
+        from mining import bench_mining
+
+        results["mining"] = bench_mining(docs=mine_docs)
+        typer.echo(f"mining: {results['mining']}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -33,7 +33,7 @@ def main(
     cfg = p.build(MineConfig, "mine")
     ds = store.load(data)
     emb = Embeddings.load(embeddings, ds) if cfg.method == "dense" else None
-    pairs, cand, stats = mine(ds, cfg, emb=emb)
+    pairs, cand, stats = mine(ds, cfg, emb=emb, chunk_size=p.runtime("search_chunk_size"))
     write_parquet(out / "pairs.parquet", pairs)
     write_parquet(out / "candidates.parquet", cand)
     write_json(metrics, {"method": cfg.method, **stats})

@@ -10,7 +10,7 @@ from syneg.data import store
 from syneg.embeddings import Embeddings
 from syneg.io import split_timings, write_json, write_parquet, write_timings
 from syneg.llm.asking import check_failed_share
-from syneg.llm.cache import AnswerCache
+from syneg.llm.cache import AnswerCache, ensure_store
 from syneg.llm import prompt
 from syneg.llm.config import LLM_KEYS, from_params, make_asker
 from syneg.llm.critic import Critic
@@ -18,7 +18,7 @@ from syneg.params import for_stage
 from syneg.reflection import ReflectConfig, critic_llm, read_candidates, reflect
 
 # The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag).
-PARAMS = ("model.base", "model.max_seq_length", *LLM_KEYS, "reflect")
+PARAMS = ("model.base", "model.max_seq_length", "model.precision", *LLM_KEYS, "reflect")
 
 app = typer.Typer(add_completion=False)
 
@@ -55,7 +55,8 @@ def main(
     try:
         kept, dropped, stats = reflect(ds, candidates, cfg, p.get("model.base"), p.get("model.max_seq_length"),
                                        p.runtime("encode_batch_size"), critic,
-                                       emb=Embeddings.load(embeddings, ds) if cfg.model_check else None)
+                                       emb=Embeddings.load(embeddings, ds) if cfg.model_check else None,
+                                       precision=p.get("model.precision"))
     finally:
         if critic is not None:
             critic.close()
@@ -67,7 +68,7 @@ def main(
     elif cfg.critique:
         stats["critique"] = "skipped: llm.backend is offline, the rule-based stand-in has no LLM to ask"
     stats["wall_seconds"] = round(time.perf_counter() - start, 1)
-    llm_cache.mkdir(parents=True, exist_ok=True)  # a DVC output even when nothing was asked (the stand-in)
+    ensure_store(llm_cache)
     write_parquet(out / "kept.parquet", kept)
     write_parquet(out / "dropped.parquet", dropped)
     timings = split_timings(stats)

@@ -10,7 +10,7 @@ from syneg.data import store
 from syneg.embeddings import Embeddings
 from syneg.io import read_parquet, split_timings, write_json, write_parquet, write_timings
 from syneg.llm.asking import check_failed_share
-from syneg.llm.cache import AnswerCache
+from syneg.llm.cache import AnswerCache, ensure_store
 from syneg.llm import prompt
 from syneg.llm.config import LLM_KEYS, from_params, make_asker
 from syneg.params import for_stage
@@ -18,7 +18,7 @@ from syneg.reflect_check import CheckConfig, dense_ranking, run_check
 from syneg.reflection import ReflectConfig, critic_llm
 
 # The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag).
-PARAMS = ("model.base", "model.max_seq_length", *LLM_KEYS, "reflect", "reflect_check")
+PARAMS = ("model.base", "model.max_seq_length", "model.precision", *LLM_KEYS, "reflect", "reflect_check")
 
 app = typer.Typer(add_completion=False)
 
@@ -46,7 +46,7 @@ def main(
     llm = from_params(p)
     base, max_len, batch = p.get("model.base"), p.get("model.max_seq_length"), p.runtime("encode_batch_size")
     if not llm.is_llm:  # the stand-in cannot paraphrase: say so in the metrics instead of measuring it
-        llm_cache.mkdir(parents=True, exist_ok=True)
+        ensure_store(llm_cache)
         write_parquet(out, pd.DataFrame({"query_id": [], "pos_id": [], "label": [], "text": [], "reason": []}))
         write_json(metrics, {"skipped": "llm.backend is offline, the rule-based stand-in: no LLM to paraphrase "
                                         "or critique"})
@@ -61,7 +61,8 @@ def main(
     asker = make_asker(llm, cache)
     judge = make_asker(critic_llm(llm, rcfg), cache)
     try:
-        results, stats = run_check(ds, train, ranked, cfg, rcfg, asker, judge, base, max_len, batch, emb)
+        results, stats = run_check(ds, train, ranked, cfg, rcfg, asker, judge, base, max_len, batch, emb,
+                                   p.get("model.precision"))
     finally:
         asker.backend.close()
         judge.backend.close()

@@ -49,7 +49,7 @@ def main(
         raise typer.BadParameter(f"system '{system}' is dense: pass its encode stage's folder.",
                                  param_hint="--embeddings")
     else:
-        ranking = dense_run(Embeddings.load(embeddings, ds), query_ids, depth)
+        ranking = dense_run(Embeddings.load(embeddings, ds), query_ids, depth, p.runtime("search_chunk_size"))
     write_trec(out, ranking, f"syneg-{system}")
     typer.echo(f"{stage}: {len(ranking)} queries of split {split}, top {depth}, written to {out}")
 

@@ -10,7 +10,7 @@ from syneg.cli import run, setup
 from syneg.data import store
 from syneg.io import read_json, read_parquet, split_timings, write_json, write_parquet, write_timings
 from syneg.llm.asking import check_failed_share
-from syneg.llm.cache import AnswerCache
+from syneg.llm.cache import AnswerCache, ensure_store
 from syneg.llm import prompt
 from syneg.llm.config import LLM_KEYS, from_params
 from syneg.params import for_stage
@@ -64,7 +64,7 @@ def main(
         cache.close()
     # Failure is never success: past the allowed share, exit non-zero so DVC records nothing.
     check_failed_share("synthesize", len(items), failures["reason"].tolist(), llm.max_failed_share)
-    llm_cache.mkdir(parents=True, exist_ok=True)  # a DVC output even when nothing was asked (the stand-in)
+    ensure_store(llm_cache)
     write_parquet(out / "negatives.parquet", negatives)
     write_parquet(out / "failures.parquet", failures)
     stats = {

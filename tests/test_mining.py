@@ -72,3 +72,48 @@ def test_the_relative_margin_stays_below_a_negative_positive_score():
     assert [d for d, _, _ in kept] == ["d3"]
     kept = filter_candidates([("d1", 0.5), ("d2", 0.3)], positive_score=0.8, relative_margin=0.5)
     assert [d for d, _, _ in kept] == ["d2"]  # positive scores: the same rule as before
+
+
+def _synthetic(n_docs=3000, n_queries=120, dim=24, seed=0):
+    """A corpus whose embeddings are clustered noise: each query's positive is the document it was made from."""
+    import numpy as np
+    import pandas as pd
+
+    from syneg.data.store import Dataset
+    from syneg.embeddings import Embeddings
+
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(30, dim))
+    docs = centers[rng.integers(0, 30, n_docs)] + 0.6 * rng.normal(size=(n_docs, dim))
+    queries = docs[:n_queries] + 0.3 * rng.normal(size=(n_queries, dim))
+    norm = lambda a: (a / np.linalg.norm(a, axis=1, keepdims=True)).astype(np.float32)  # noqa: E731
+    doc_ids, query_ids = [f"d{i}" for i in range(n_docs)], [f"q{i}" for i in range(n_queries)]
+    ds = Dataset(corpus=pd.DataFrame({"doc_id": doc_ids, "title": "", "text": [f"doc {i}" for i in range(n_docs)]}),
+                 queries=pd.DataFrame({"query_id": query_ids, "text": [f"query {i}" for i in range(n_queries)]}),
+                 qrels=pd.DataFrame({"split": "train", "query_id": query_ids, "doc_id": doc_ids[:n_queries],
+                                     "score": 1}))
+    return ds, Embeddings(norm(docs), norm(queries), doc_ids, query_ids)
+
+
+def test_chunked_mining_gives_the_same_candidates_as_one_chunk():
+    ds, emb = _synthetic()
+    cfg = MineConfig(depth=100, keep=10)
+    _, whole, stats = mine(ds, cfg, emb=emb, chunk_size=10_000)
+    for chunk in (1, 17):
+        _, parts, again = mine(ds, cfg, emb=emb, chunk_size=chunk)
+        assert parts[["query_id", "pos_id", "doc_id", "rank"]].equals(whole[["query_id", "pos_id", "doc_id", "rank"]])
+        assert again == stats
+
+
+@pytest.mark.parametrize("index, extra", [("ivf", {"index_nprobe": 4}), ("hnsw", {})])
+def test_an_approximate_index_reports_its_recall_against_exact_search(index, extra):
+    ds, emb = _synthetic()
+    _, exact, _ = mine(ds, MineConfig(depth=50, keep=10), emb=emb)
+    _, approx, stats = mine(ds, MineConfig(depth=50, keep=10, index=index, **extra), emb=emb)
+    assert stats["index"] == index and 0.5 <= stats["index_recall"] <= 1.0
+    assert stats["pairs"] == 120 and len(approx) > 0.9 * len(exact)
+
+
+def test_an_unknown_index_names_the_param():
+    with pytest.raises(ValueError, match="mine.index kind is 'annoy'; use one of exact, ivf, hnsw"):
+        MineConfig(index="annoy")

@@ -255,3 +255,21 @@ def test_kill_9_of_dvc_repro_at_random_points_then_repro_gives_the_uninterrupted
     # every stage's command, deps, params and output hashes (stages recorded in another order list differently)
     assert yaml.safe_load((box.path / "dvc.lock").read_text()) == yaml.safe_load(expected)
     print(f"killed during: {kills}")
+
+
+def test_a_dvc_remote_shares_every_output_so_a_fresh_clone_reruns_nothing(project, tmp_path):
+    """README "Sharing results": push to a remote (a folder here; S3, GCS, SSH... the same), clone, pull: every
+    output (embeddings, runs, model) arrives, the LLM answer stores come with git, and `dvc repro` runs nothing."""
+    _, box, _ = project
+    remote = tmp_path / "remote"
+    box.run("dvc", "remote", "add", "--local", "-d", "team", str(remote))  # --local: the fixture's git stays as is
+    box.run("dvc", "push", "--run-cache")
+    clone = Sandbox(tmp_path / "clone", box.env)
+    box.run("git", "clone", "-q", str(box.path), str(clone.path))
+    clone.run("dvc", "remote", "add", "--local", "-d", "team", str(remote))
+    clone.run("dvc", "pull", "--run-cache")
+    for out in ("data/scifact/embeddings/base/corpus.npy", "data/scifact/runs/finetuned.trec",
+                "models/scifact/finetuned/model.safetensors", "data/scifact/mixed/train.parquet"):
+        assert (clone.path / out).read_bytes() == (box.path / out).read_bytes(), out
+    assert "up to date" in clone.run("dvc", "status")
+    assert ran_stages(clone.run("dvc", "repro")) == set()

@@ -4,8 +4,12 @@ The ``encode`` stages write :class:`Embeddings` (the corpus and every query, row
 ``data/<dataset>/embeddings/<model>/``, a DVC output that ``mine``, ``reflect``, ``reflect_check`` and ``retrieve``
 read: nothing is encoded twice, and a queued experiment gets them from DVC's cache. Below that,
 :func:`encode` keeps a content-addressed cache (``$SYNEG_CACHE_DIR``, default ``.cache/syneg``) keyed by a
-hash of the model's files, the maximum length, the prompt and every text, so a hit returns exactly what
-encoding would; deleting it changes nothing but time.
+hash of the model's files, the maximum length, the prompt, the precision and every text, so a hit returns
+exactly what encoding would; deleting it changes nothing but time.
+
+``precision="bf16"`` (``model.precision``) encodes under bf16 autocast: on CPUs with AVX512-BF16 or AMX and on
+recent GPUs about twice the fp32 rate, embeddings within 1e-4 cosine of fp32's (``make bench`` measures both and
+the nDCG@10 they give).
 
 Example:
     >>> from syneg.embeddings import encode
@@ -16,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -31,6 +36,8 @@ from syneg.data.store import DataError, corpus_texts
 from syneg.io import atomic_path
 
 log = logging.getLogger(__name__)
+
+PRECISIONS = ("fp32", "bf16")
 
 
 def cache_dir() -> Path:
@@ -65,6 +72,8 @@ def encode(
     prompt: str = "",
     use_cache: bool = True,
     show_progress_bar: bool = True,
+    precision: str = "fp32",
+    processes: int = 1,
 ) -> np.ndarray:
     """L2-normalised float32 embeddings of ``texts`` with ``model_name``, from the cache when there.
 
@@ -76,17 +85,67 @@ def encode(
         prompt: prefix some models want (e.g. ``"query: "`` for E5); part of the cache key.
         use_cache: read and write the cache.
         show_progress_bar: a bar with counts and time left.
+        precision: ``fp32``, or ``bf16`` (autocast: faster where the hardware has bf16 units).
+        processes: encode on this many processes (sentence-transformers' multi-process pool: one per GPU, or
+            CPU processes); the same embeddings up to float rounding.
     """
+    check_precision(precision)
+    if processes > 1 and precision != "fp32":
+        from syneg.params import ParamsError
+
+        raise ParamsError(f"runtime.encode_processes is {processes} with model.precision {precision}: the pool's "
+                          f"processes encode in fp32 only (autocast does not reach them). Set one of them back.")
     texts = list(texts)
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
     fp = models.fingerprint(model_name)
-    path = cache_dir() / "embeddings" / fp / f"{_key(fp, max_seq_length, prompt, texts)}.npy"
+    keyed = fp if precision == "fp32" else f"{fp}:{precision}"  # fp32 keeps the keys it always had
+    path = cache_dir() / "embeddings" / fp / f"{_key(keyed, max_seq_length, prompt, texts)}.npy"
     if use_cache and path.is_file():
         log.info("embedding cache hit: %d texts, %s", len(texts), path)
         return np.load(path)
     model = get_model(model_name, max_seq_length)
-    emb = model.encode(
+    with _autocast(precision, model.device):
+        emb = _encode(model, texts, batch_size, prompt, show_progress_bar, processes)
+    if use_cache:
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.save(fh, emb)
+    return emb
+
+
+def check_precision(precision: str) -> str:
+    """``precision`` when it is one of :data:`PRECISIONS`; else a one-line error naming ``model.precision``."""
+    if precision not in PRECISIONS:
+        from syneg.params import ParamsError
+
+        raise ParamsError(f"model.precision is {precision!r}; use one of {', '.join(PRECISIONS)}.")
+    return precision
+
+
+def _autocast(precision: str, device):
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.autocast(device_type=getattr(device, "type", str(device)), dtype=torch.bfloat16)
+
+
+def _encode(model, texts: list[str], batch_size: int, prompt: str, show_progress_bar: bool,
+            processes: int = 1) -> np.ndarray:
+    if processes > 1:
+        import torch
+
+        gpus = torch.cuda.device_count()
+        devices = [f"cuda:{i % gpus}" for i in range(processes)] if gpus else ["cpu"] * processes
+        pool = model.start_multi_process_pool(devices)
+        try:
+            return model.encode(texts, batch_size=batch_size, prompt=prompt or None, normalize_embeddings=True,
+                                convert_to_numpy=True, show_progress_bar=show_progress_bar,
+                                pool=pool).astype(np.float32, copy=False)
+        finally:
+            model.stop_multi_process_pool(pool)
+    return model.encode(
         texts,
         batch_size=batch_size,
         prompt=prompt or None,
@@ -94,11 +153,6 @@ def encode(
         convert_to_numpy=True,
         show_progress_bar=show_progress_bar,
     ).astype(np.float32, copy=False)
-    if use_cache:
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
-                np.save(fh, emb)
-    return emb
 
 
 def _ids_digest(ids: Sequence[str]) -> str:
@@ -123,10 +177,12 @@ class Embeddings:
     FILES = ("corpus.npy", "queries.npy", "manifest.json")
 
     @classmethod
-    def compute(cls, ds, model_name: str, max_seq_length: int = 256, batch_size: int = 64) -> "Embeddings":
-        """Encode ``ds``'s corpus and every query with ``model_name``."""
-        return cls(encode(model_name, corpus_texts(ds), max_seq_length, batch_size),
-                   encode(model_name, ds.queries["text"].tolist(), max_seq_length, batch_size),
+    def compute(cls, ds, model_name: str, max_seq_length: int = 256, batch_size: int = 64,
+                precision: str = "fp32", processes: int = 1) -> "Embeddings":
+        """Encode ``ds``'s corpus (on ``processes`` processes) and every query with ``model_name``."""
+        return cls(encode(model_name, corpus_texts(ds), max_seq_length, batch_size, precision=precision,
+                          processes=processes),
+                   encode(model_name, ds.queries["text"].tolist(), max_seq_length, batch_size, precision=precision),
                    ds.corpus["doc_id"].tolist(), ds.queries["query_id"].tolist())
 
     def queries_of(self, ids: Sequence[str]) -> np.ndarray:

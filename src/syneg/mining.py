@@ -31,7 +31,7 @@ class MineConfig:
     """Parameters of the ``mine`` section of params.yaml.
 
     Attributes:
-        method: ``dense`` (the base model, exact search) or ``bm25`` (Pyserini Lucene BM25).
+        method: ``dense`` (the base model's embeddings) or ``bm25`` (Pyserini Lucene BM25).
         split: the qrels split whose pairs are mined (the training split).
         depth: retrieved per query before filtering.
         keep: candidates kept per pair after filtering, best first (the pool that ``mix`` draws from).
@@ -41,6 +41,12 @@ class MineConfig:
         max_pairs: train on at most this many (query, positive) pairs, a sample seeded by ``seed`` kept in
             file order (large training sets such as NFCorpus's 110k pairs); ``null`` keeps every pair.
         seed: seeds that sample.
+        index: the dense search: ``exact`` (the true top ``depth``), or ``ivf`` / ``hnsw``, faiss's approximate
+            indexes for large corpora; the metrics then report their recall against exact search on a seeded
+            sample of queries (:mod:`syneg.retrieval.index`).
+        index_nlist, index_nprobe: IVF cells (``null``: 4 x sqrt(documents)) and cells searched per query.
+        index_hnsw_m, index_ef_search: HNSW neighbours per node, and candidates kept while searching
+            (``null``: 2 x depth).
     """
 
     method: str = "dense"
@@ -51,6 +57,11 @@ class MineConfig:
     absolute_margin: float | None = None
     max_pairs: int | None = None
     seed: int = 42
+    index: str = "exact"
+    index_nlist: int | None = None
+    index_nprobe: int = 32
+    index_hnsw_m: int = 32
+    index_ef_search: int | None = None
 
     def __post_init__(self) -> None:
         if self.method not in ("dense", "bm25"):
@@ -61,6 +72,16 @@ class MineConfig:
             raise ValueError(f"mine.max_pairs is {self.max_pairs}; use 1 or more, or null for every pair.")
         if not 0 <= self.relative_margin < 1:
             raise ValueError(f"mine.relative_margin is {self.relative_margin}; use a value in [0, 1).")
+        try:
+            self.index_config()
+        except ValueError as exc:
+            raise ValueError(f"mine.{exc}") from None
+
+    def index_config(self):
+        from syneg.retrieval.index import IndexConfig
+
+        return IndexConfig(kind=self.index, nlist=self.index_nlist, nprobe=self.index_nprobe,
+                           hnsw_m=self.index_hnsw_m, ef_search=self.index_ef_search, seed=self.seed)
 
 
 def filter_candidates(
@@ -85,11 +106,13 @@ def filter_candidates(
 
 
 def mine(ds: Dataset, cfg: MineConfig, model: str = "", max_seq_length: int = 256,
-         batch_size: int = 64, emb=None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+         batch_size: int = 64, emb=None, chunk_size: int = 4096) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Mine candidates for every relevant pair of ``cfg.split``.
 
     ``emb`` (:class:`syneg.embeddings.Embeddings`, the encode stage's output) gives the dense ranking's
-    embeddings; without it they are computed with ``model``.
+    embeddings; without it they are computed with ``model``. Queries are searched ``chunk_size`` at a time
+    and each chunk's rankings are filtered and dropped before the next, so memory grows with
+    ``chunk_size x depth``, not with the number of queries.
 
     Returns:
         ``(pairs, candidates, stats)``: the training pairs (``query_id, pos_id``); one row per kept candidate with ``query_id, pos_id, doc_id, rank, score,
@@ -109,34 +132,55 @@ def mine(ds: Dataset, cfg: MineConfig, model: str = "", max_seq_length: int = 25
     doc_ids = ds.corpus["doc_id"].tolist()
     depth = min(cfg.depth + max(len(p) for p in positives.values()), len(doc_ids))
 
+    pair_rows: dict[str, list[tuple[int, str]]] = {}
+    for i, (q, d) in enumerate(zip(pairs["query_id"], pairs["doc_id"])):
+        pair_rows.setdefault(q, []).append((i, d))
+    extra: dict = {}
     if cfg.method == "dense":
         from syneg.embeddings import Embeddings
-        from syneg.retrieval.dense import search
+        from syneg.retrieval import index as ix
 
         emb = emb if emb is not None else Embeddings.compute(ds, model, max_seq_length, batch_size)
         doc_emb, q_emb = emb.corpus, emb.queries_of(qids)
-        scores, idx = search(q_emb, doc_emb, depth)
-        ranked = {q: [(doc_ids[j], float(s)) for j, s in zip(idx[i], scores[i])] for i, q in enumerate(qids)}
-        qrow = {q: i for i, q in enumerate(qids)}
+        index = ix.build(doc_emb, cfg.index_config())
         drow = {d: i for i, d in enumerate(doc_ids)}
-        pos_score = lambda q, d: float(q_emb[qrow[q]] @ doc_emb[drow[d]])  # noqa: E731
+
+        def chunks():
+            for start, scores, idx in ix.search_chunks(index, q_emb, depth, chunk_size):
+                for r in range(len(idx)):
+                    q = qids[start + r]
+                    ranked = [(doc_ids[j], float(s)) for j, s in zip(idx[r], scores[r]) if j >= 0]
+                    yield q, ranked, lambda d, r=start + r: float(q_emb[r] @ doc_emb[drow[d]])
+
+        if cfg.index != "exact":
+            extra = {"index": cfg.index, "index_recall": _sample_recall(index, q_emb, doc_emb, depth, cfg.seed)}
     else:
         from syneg.retrieval.bm25 import BM25
 
         from syneg.data.store import corpus_texts
 
         bm25 = BM25.build(doc_ids, corpus_texts(ds))
-        ranked = bm25.search([qtext[q] for q in qids], qids, depth)
-        pos_score = lambda q, d: bm25.score(qtext[q], d)  # noqa: E731
+
+        def chunks():
+            for start in range(0, len(qids), chunk_size):
+                part = qids[start:start + chunk_size]
+                ranked = bm25.search([qtext[q] for q in part], part, depth)
+                for q in part:
+                    yield q, ranked[q], lambda d, q=q: bm25.score(qtext[q], d)
 
     rows = []
     short = 0
-    for q, d in tqdm(list(zip(pairs["query_id"], pairs["doc_id"])), desc="mine: filter", unit="pair"):
-        ps = pos_score(q, d)
-        kept = filter_candidates(ranked[q], ps, cfg.relative_margin, cfg.absolute_margin, positives[q])
-        kept = kept[: cfg.keep]
-        short += len(kept) < cfg.keep
-        rows.extend((q, d, doc, rank, score, ps) for doc, score, rank in kept)
+    with tqdm(total=len(pairs), desc="mine: search and filter", unit="pair") as bar:
+        for q, ranked, pos_score in chunks():  # one chunk of queries' rankings is held at a time
+            for i, d in pair_rows[q]:
+                ps = pos_score(d)
+                kept = filter_candidates(ranked, ps, cfg.relative_margin, cfg.absolute_margin, positives[q])
+                kept = kept[: cfg.keep]
+                short += len(kept) < cfg.keep
+                rows.extend((i, q, d, doc, rank, score, ps) for doc, score, rank in kept)
+            bar.update(len(pair_rows[q]))
+    rows.sort(key=lambda row: row[0])  # pair order, as the pairs file; stable, so rank order within a pair
+    rows = [row[1:] for row in rows]
     cand = pd.DataFrame(rows, columns=["query_id", "pos_id", "doc_id", "rank", "score", "pos_score"])
     per_pair = cand.groupby(["query_id", "pos_id"]).size()
     stats = {
@@ -149,6 +193,17 @@ def mine(ds: Dataset, cfg: MineConfig, model: str = "", max_seq_length: int = 25
         "mean_candidates_per_pair": float(np.round(per_pair.mean(), 3)) if len(per_pair) else 0.0,
         "mean_top_rank_kept": float(np.round(cand.groupby(["query_id", "pos_id"])["rank"].min().mean(), 3))
         if len(cand) else 0.0,
+        **extra,
     }
     pairs_out = pairs.rename(columns={"doc_id": "pos_id"})[["query_id", "pos_id"]]
     return pairs_out, cand, stats
+
+
+def _sample_recall(index, q_emb: np.ndarray, doc_emb: np.ndarray, depth: int, seed: int, n: int = 256) -> float:
+    """Recall@depth of an approximate ``index`` against exact search, on a seeded sample of ``n`` queries."""
+    from syneg.retrieval import index as ix
+
+    rows = np.sort(np.random.default_rng(seed).permutation(len(q_emb))[:n])
+    _, exact = ix.search(ix.build(doc_emb), q_emb[rows], depth)
+    _, approx = ix.search(index, q_emb[rows], depth)
+    return ix.recall_at_k(approx, exact)

