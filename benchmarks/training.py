@@ -39,9 +39,24 @@ def _flops_per_epoch(model, frame) -> float:
     return 3 * limits.encoder_flops(model, limits.token_lengths(model, texts))
 
 
+def unique_rows(frame, rows: int):
+    """The first ``rows`` rows whose texts appear in no earlier kept row: a batch of them is really that
+    large (the no-duplicates sampler splits a batch whose rows share a text, and mined negatives repeat)."""
+    seen, keep = set(), []
+    for i, row in enumerate(frame.itertuples(index=False)):
+        texts = set(row)
+        if texts & seen or len(texts) < len(row):
+            continue
+        seen |= texts
+        keep.append(i)
+        if len(keep) == rows:
+            break
+    return frame.iloc[keep].reset_index(drop=True)
+
+
 @app.command()
 def one(kind: str, table: Path, rows: int, batch: int, max_len: int, out: Path, mini_batch: int = 32,
-        precision: str = "fp32") -> None:
+        precision: str = "fp32", unique: bool = False) -> None:
     """Train one configuration for one epoch over ``rows`` rows; write its figures to ``out`` (JSON)."""
     import pandas as pd
     import torch
@@ -50,7 +65,8 @@ def one(kind: str, table: Path, rows: int, batch: int, max_len: int, out: Path, 
     from syneg.training import TrainConfig, exact_batch_sampler, train
 
     torch.manual_seed(0)
-    data = pd.read_parquet(table).head(rows)
+    data = pd.read_parquet(table)
+    data = unique_rows(data, rows) if unique else data.head(rows)
     tmp = Path(tempfile.mkdtemp(prefix="syneg-bench-train-"))
     t0 = time.perf_counter()
     if kind == "bare":
@@ -84,7 +100,8 @@ def _run(kind: str, table: Path, rows: int, batch: int, max_len: int, **extra) -
     with tempfile.NamedTemporaryFile(suffix=".json") as fh:
         cmd = [sys.executable, __file__, "one", kind, str(table), str(rows), str(batch), str(max_len), fh.name]
         for key, value in extra.items():
-            cmd += [f"--{key.replace('_', '-')}", str(value)]
+            flag = f"--{key.replace('_', '-')}"
+            cmd += [flag] if value is True else [flag, str(value)]
         subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"},
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return json.loads(Path(fh.name).read_text())
@@ -104,11 +121,12 @@ def bench_training(table: Path, rows: int, max_len: int, matmul: float) -> dict:
 
 
 def bench_cached(table: Path, max_len: int, big: int = 256, small: int = 32, mini: int = 32) -> dict:
-    """One step of the cached loss at batch ``big`` against the plain loss at ``small`` and at ``big``."""
+    """One step of the cached loss at batch ``big`` against the plain loss at ``small`` and at ``big``, on rows
+    that share no text (:func:`unique_rows`), so each batch really has that many rows."""
     out = {"max_seq_length": max_len, "mini_batch_size": mini}
-    out[f"plain_{small}"] = _run("plain", table, small, small, max_len)
-    out[f"cached_{big}"] = _run("cached", table, big, big, max_len, mini_batch=mini)
-    out[f"plain_{big}"] = _run("plain", table, big, big, max_len)
+    out[f"plain_{small}"] = _run("plain", table, small, small, max_len, unique=True)
+    out[f"cached_{big}"] = _run("cached", table, big, big, max_len, mini_batch=mini, unique=True)
+    out[f"plain_{big}"] = _run("plain", table, big, big, max_len, unique=True)
     base = out[f"plain_{small}"]["peak_rss_mb"]
     out["memory_cached_big_vs_plain_small"] = round(out[f"cached_{big}"]["peak_rss_mb"] / base, 3)
     out["memory_plain_big_vs_plain_small"] = round(out[f"plain_{big}"]["peak_rss_mb"] / base, 3)
