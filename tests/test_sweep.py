@@ -19,13 +19,17 @@ def test_collect_walks_dvc_exp_shows_nesting_and_keeps_one_row_per_setting():
             {"revs": [_rev("exp-a", "direct", 0.5, 0.6801)], "name": "exp-a", "executor": None},
             {"revs": [_rev("exp-b", "hybrid", 0.0, 0.6887)], "name": "exp-b", "executor": None},
             {"revs": [{"rev": "x", "name": "failed", "data": {"params": {}, "metrics": {}}}], "name": "failed"},
+            # queued, running or failed in DVC's queue: dvc shows the parent's metrics for them
+            *({"revs": [_rev(f"q-{state}", "direct", 1.0, 0.6846)], "name": f"q-{state}",
+               "executor": {"state": state}} for state in ("queued", "running", "failed")),
+            {"revs": [_rev("q-done", "direct", 0.25, 0.6890)], "name": "q-done", "executor": {"state": "success"}},
         ]),
     ]
     table = collect(show)
-    assert table[["mix.strategy", "mix.ratio"]].values.tolist() == [["direct", 0.5], ["hybrid", 0.0],
-                                                                     ["hybrid", 0.333333]]
-    assert table["experiment"].tolist() == ["exp-a", "exp-b", "workspace"]
-    assert table["grad_norm_variance"].tolist() == [155.0] * 3
+    assert table[["mix.strategy", "mix.ratio"]].values.tolist() == [["direct", 0.25], ["direct", 0.5],
+                                                                     ["hybrid", 0.0], ["hybrid", 0.333333]]
+    assert table["experiment"].tolist() == ["q-done", "exp-a", "exp-b", "workspace"]
+    assert table["grad_norm_variance"].tolist() == [155.0] * 4
     assert "| exp-b | scifact | hybrid | 0.0 | 68.87 | 65.87 | 94.00 | 155.0 |" in markdown(table)
     sha = {**_rev("x", "direct", 1.0, 0.6), "rev": "e843e75b9bd92aea2f8991f2a34285f01269c1b3", "name": None}
     assert collect([sha])["experiment"].tolist() == ["e843e75"]

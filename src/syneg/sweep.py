@@ -49,13 +49,20 @@ def _datasets(metrics: dict, params: dict) -> dict[str, str]:
     return found
 
 
+#: Queue states whose experiment has no results of its own: DVC shows its parent's metrics for it.
+UNFINISHED = {"queued", "running", "failed"}
+
+
 def _records(node) -> list[dict]:
-    """Every revision entry (workspace, commits, experiments) in ``dvc exp show --json``'s nested answer."""
+    """Every revision entry (workspace, commits, finished experiments) in ``dvc exp show --json``'s nested
+    answer; a queued, running or failed experiment is left out (its metrics would be its parent's)."""
     out = []
     if isinstance(node, list):
         for item in node:
             out += _records(item)
     elif isinstance(node, dict):
+        if ((node.get("executor") or {}).get("state")) in UNFINISHED:
+            return out
         if isinstance(node.get("data"), dict):
             out.append(node)
         for key in ("experiments", "revs"):
