@@ -198,15 +198,19 @@ def bench_llamacpp(n_prompts: int, model: str, n_threads: int, parallel: int, mo
     return out
 
 
+#: The small sandbox pipeline: the offline stand-in instead of the LLM (no model runs; its answers for this
+#: cut are not committed), as the end-to-end tests use it.
+SANDBOX_PARAMS = {"model": {"max_seq_length": 32}, "mine": {"depth": 20, "keep": 5}, "train": {"batch_size": 8},
+                  "llm": {"backend": "offline", "max_failed_share": 0.2}}
+
+
 def bench_noop_repro(repeats: int) -> dict:
     from syneg.data.subset import write_subset
     from syneg.sandbox import Sandbox
 
     tmp = Path(tempfile.mkdtemp(prefix="syneg-bench-"))
     write_subset(_scifact(), tmp / "beir" / "scifact", {"train": 20, "test": 10}, extra_docs=50)
-    box = Sandbox.create(tmp / "proj", tmp / "beir", {"model": {"max_seq_length": 32},
-                                                      "mine": {"depth": 20, "keep": 5},
-                                                      "train": {"batch_size": 8}})
+    box = Sandbox.create(tmp / "proj", tmp / "beir", SANDBOX_PARAMS)
     t0 = time.perf_counter()
     box.run("dvc", "repro")
     first = time.perf_counter() - t0
@@ -221,10 +225,42 @@ def bench_noop_repro(repeats: int) -> dict:
             "noop_repro_max_s": round(max(times), 2), "goal": "< 5 s"}
 
 
+def bench_fresh_clone_exp(ratio: float = 0.5) -> dict:
+    """``dvc exp run -S mix.ratio=<ratio>`` from a fresh clone of a project that has run the pipeline, on the
+    sandbox's small SciFact cut: cold (nothing pulled: every stage runs), and after ``dvc pull --run-cache``
+    from the project's DVC remote (a folder here): only the stages the ratio changes run."""
+    import shutil
+
+    from syneg.data.subset import write_subset
+    from syneg.sandbox import Sandbox, ran_stages
+
+    tmp = Path(tempfile.mkdtemp(prefix="syneg-bench-clone-"))
+    write_subset(_scifact(), tmp / "beir" / "scifact", {"train": 20, "test": 10}, extra_docs=50)
+    box = Sandbox.create(tmp / "proj", tmp / "beir", SANDBOX_PARAMS)
+    box.run("dvc", "repro")
+    box.commit("run")
+    box.run("dvc", "remote", "add", "--local", "-d", "team", str(tmp / "remote"))
+    box.run("dvc", "push", "--run-cache")
+    out = {}
+    for name, pull in (("cold", False), ("after_pull", True)):
+        clone = Sandbox(tmp / name, {**box.env, "SYNEG_CACHE_DIR": str(tmp / name / ".cache" / "syneg")})
+        box.run("git", "clone", "-q", str(box.path), str(clone.path))
+        t0 = time.perf_counter()
+        if pull:
+            clone.run("dvc", "remote", "add", "--local", "-d", "team", str(tmp / "remote"))
+            clone.run("dvc", "pull", "--run-cache")
+        else:
+            clone.run(sys.executable, "-m", "syneg.data.fetch")
+        ran = ran_stages(clone.run("dvc", "exp", "run", "-S", f"mix.ratio={ratio}"))
+        out[name] = {"seconds": round(time.perf_counter() - t0, 1), "stages_run": len(ran)}
+    shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
 @app.command()
 def main(
     only: str = typer.Option("", help="Run some benchmarks (comma-separated): encode, llm, llamacpp, noop_repro, "
-                             "matmul, encoding, training, cached, mining."),
+                             "matmul, encoding, training, cached, mining, fresh_clone_exp."),
     train_rows: int = typer.Option(96, help="Rows of the mixed table the training benchmark trains on."),
     train_max_len: int = typer.Option(128, help="Tokens per text in the training benchmark."),
     cached_max_len: int = typer.Option(64, help="Tokens per text in the cached-loss benchmark (plain at batch 256 "
@@ -268,6 +304,9 @@ def main(
     if want("noop_repro"):
         results["noop_repro"] = bench_noop_repro(repeats)
         typer.echo(f"noop_repro: {results['noop_repro']}")
+    if want("fresh_clone_exp"):
+        results["fresh_clone_exp"] = bench_fresh_clone_exp()
+        typer.echo(f"fresh_clone_exp: {results['fresh_clone_exp']}")
     if want("encoding"):
         from encoding import bench_encoding
 

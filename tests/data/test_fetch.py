@@ -64,3 +64,23 @@ def test_dataset_lists_are_checked_before_anything_is_fetched(datasets, train, m
 
 def test_a_test_only_dataset_is_listed_in_datasets_alone():
     assert check_lists(["scifact", "quora"], ["scifact"]) == ["scifact", "quora"]
+
+
+def test_a_fresh_clone_fetches_the_pinned_bytes_without_complaint(tiny_beir, tmp_path, monkeypatch):
+    """A clone has the .dvc pin but neither the folder nor DVC's cache: `make data` fetches, finds the pinned
+    bytes (DVC says "not in cache", not "modified"), caches them, and the pipeline's input is up to date."""
+    source = tmp_path / "beir"
+    shutil.copytree(tiny_beir, source / "tiny")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _dvc_repo(repo)
+    monkeypatch.setenv("SYNEG_BEIR_DIR", str(source))
+    monkeypatch.chdir(repo)
+    track(fetch("tiny", "unused", "data/raw"), fetched=True)
+    shutil.rmtree(repo / "data/raw/tiny")
+    shutil.rmtree(repo / ".dvc/cache")  # what a fresh clone lacks
+    folder = fetch("tiny", "unused", "data/raw")
+    assert track(folder, fetched=True) == "data/raw/tiny matches data/raw/tiny.dvc"
+    out = subprocess.run([sys.executable, "-m", "dvc", "status", "data/raw/tiny.dvc"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "up to date" in out

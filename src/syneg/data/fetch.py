@@ -92,6 +92,12 @@ def track(folder: Path, fetched: bool) -> str:
         _dvc("add", "-q", str(folder))
         return f"tracked {folder} (commit {pin} to pin it)"
     status = json.loads(_dvc("status", "--json", str(pin)) or "{}")
+    changes = [why for entry in status.get(str(pin), []) if isinstance(entry, dict)
+               for why in (entry.get("changed outs") or {}).values()]
+    if status and changes and all(why == "not in cache" for why in changes):
+        # a fresh clone: the bytes hash to the pinned ones, DVC's cache just has not seen them yet
+        _dvc("commit", "-f", "-q", str(pin))
+        return f"{folder} matches {pin}"
     if status and fetched:
         raise DataError(f"{folder}: the fetched files differ from the ones {pin} pins (another version of the "
                         f"dataset?). Inspect them, then `dvc add {folder}` to accept them, or restore the "
