@@ -15,7 +15,8 @@ def _dvc_repo(path):
     subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=path, check=True)
 
 
-def test_fetch_tracks_the_dataset_and_refuses_other_bytes(tiny_beir, tmp_path, monkeypatch):
+def _project(tiny_beir, tmp_path, monkeypatch):
+    """A git + DVC repo as the working folder, and a BEIR folder holding ``tiny`` as ``$SYNEG_BEIR_DIR``."""
     source = tmp_path / "beir"
     shutil.copytree(tiny_beir, source / "tiny")
     repo = tmp_path / "repo"
@@ -23,6 +24,11 @@ def test_fetch_tracks_the_dataset_and_refuses_other_bytes(tiny_beir, tmp_path, m
     _dvc_repo(repo)
     monkeypatch.setenv("SYNEG_BEIR_DIR", str(source))
     monkeypatch.chdir(repo)
+    return source, repo
+
+
+def test_fetch_tracks_the_dataset_and_refuses_other_bytes(tiny_beir, tmp_path, monkeypatch):
+    source, repo = _project(tiny_beir, tmp_path, monkeypatch)
 
     folder = fetch("tiny", "https://example.invalid/{dataset}.zip", "data/raw")
     assert (folder / "corpus.jsonl").read_bytes() == (tiny_beir / "corpus.jsonl").read_bytes()
@@ -69,13 +75,7 @@ def test_a_test_only_dataset_is_listed_in_datasets_alone():
 def test_a_fresh_clone_fetches_the_pinned_bytes_without_complaint(tiny_beir, tmp_path, monkeypatch):
     """A clone has the .dvc pin but neither the folder nor DVC's cache: `make data` fetches, finds the pinned
     bytes (DVC says "not in cache", not "modified"), caches them, and the pipeline's input is up to date."""
-    source = tmp_path / "beir"
-    shutil.copytree(tiny_beir, source / "tiny")
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    _dvc_repo(repo)
-    monkeypatch.setenv("SYNEG_BEIR_DIR", str(source))
-    monkeypatch.chdir(repo)
+    _, repo = _project(tiny_beir, tmp_path, monkeypatch)
     track(fetch("tiny", "unused", "data/raw"), fetched=True)
     shutil.rmtree(repo / "data/raw/tiny")
     shutil.rmtree(repo / ".dvc/cache")  # what a fresh clone lacks
