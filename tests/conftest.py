@@ -76,3 +76,17 @@ def scifact_small(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("beir")
     write_subset(SCIFACT, root / "scifact", {"train": 40, "test": 20}, extra_docs=150, seed=0)
     return root
+
+
+def clustered_embeddings(n_docs: int, n_queries: int, dim: int, clusters: int, doc_noise: float,
+                         query_noise: float, seed: int = 0):
+    """Unit-norm float32 ``(docs, queries)``: documents are noisy copies of ``clusters`` centres (what an index
+    sees of an encoder's output), and query ``i`` a noisy copy of document ``i`` (its positive)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(clusters, dim))
+    docs = centers[rng.integers(0, clusters, n_docs)] + doc_noise * rng.normal(size=(n_docs, dim))
+    queries = docs[:n_queries] + query_noise * rng.normal(size=(n_queries, dim))
+    norm = lambda a: (a / np.linalg.norm(a, axis=1, keepdims=True)).astype(np.float32)  # noqa: E731
+    return norm(docs), norm(queries)

@@ -76,23 +76,20 @@ def test_the_relative_margin_stays_below_a_negative_positive_score():
 
 def _synthetic(n_docs=3000, n_queries=120, dim=24, seed=0):
     """A corpus whose embeddings are clustered noise: each query's positive is the document it was made from."""
-    import numpy as np
     import pandas as pd
 
     from syneg.data.store import Dataset
     from syneg.embeddings import Embeddings
+    from tests.conftest import clustered_embeddings
 
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(30, dim))
-    docs = centers[rng.integers(0, 30, n_docs)] + 0.6 * rng.normal(size=(n_docs, dim))
-    queries = docs[:n_queries] + 0.3 * rng.normal(size=(n_queries, dim))
-    norm = lambda a: (a / np.linalg.norm(a, axis=1, keepdims=True)).astype(np.float32)  # noqa: E731
+    docs, queries = clustered_embeddings(n_docs, n_queries, dim, clusters=30, doc_noise=0.6, query_noise=0.3,
+                                         seed=seed)
     doc_ids, query_ids = [f"d{i}" for i in range(n_docs)], [f"q{i}" for i in range(n_queries)]
     ds = Dataset(corpus=pd.DataFrame({"doc_id": doc_ids, "title": "", "text": [f"doc {i}" for i in range(n_docs)]}),
                  queries=pd.DataFrame({"query_id": query_ids, "text": [f"query {i}" for i in range(n_queries)]}),
                  qrels=pd.DataFrame({"split": "train", "query_id": query_ids, "doc_id": doc_ids[:n_queries],
                                      "score": 1}))
-    return ds, Embeddings(norm(docs), norm(queries), doc_ids, query_ids)
+    return ds, Embeddings(docs, queries, doc_ids, query_ids)
 
 
 def test_chunked_mining_gives_the_same_candidates_as_one_chunk():

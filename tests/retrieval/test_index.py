@@ -6,15 +6,11 @@ import numpy as np
 import pytest
 
 from syneg.retrieval.index import IndexConfig, build, recall_at_k, search, search_chunks
+from tests.conftest import clustered_embeddings
 
 
 def _clustered(n_docs=4000, n_queries=200, dim=32, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(size=(40, dim))
-    docs = centers[rng.integers(0, 40, n_docs)] + 0.5 * rng.normal(size=(n_docs, dim))
-    queries = docs[:n_queries] + 0.2 * rng.normal(size=(n_queries, dim))
-    norm = lambda a: (a / np.linalg.norm(a, axis=1, keepdims=True)).astype(np.float32)  # noqa: E731
-    return norm(docs), norm(queries)
+    return clustered_embeddings(n_docs, n_queries, dim, clusters=40, doc_noise=0.5, query_noise=0.2, seed=seed)
 
 
 def test_exact_search_equals_numpy_and_chunking_changes_nothing():
