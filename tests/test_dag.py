@@ -35,6 +35,7 @@ def test_the_check_names_each_drift(tmp_path):
     doc["stages"]["mine"]["do"]["deps"].append("src/syneg/llm/asking.py")
     doc["stages"]["mine"]["do"]["params"] = ["model", "mine"]
     doc["stages"]["mix"]["do"]["cmd"] += " --extra data/elsewhere"
+    doc["stages"]["train"]["do"]["cmd"] = doc["stages"]["train"]["do"]["cmd"].replace("PYTHONPATH=src ", "")
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     problems = check(tmp_path / "dvc.yaml", ROOT)
     assert sorted(p.split(": ", 1)[1] for p in problems) == sorted([
@@ -42,6 +43,8 @@ def test_the_check_names_each_drift(tmp_path):
         "stage 'mine' lists src/syneg/llm/asking.py in deps but does not import it",
         "stage 'mine' params are ['model', 'mine']; the code reads ['mine']",
         "stage 'mix' passes data/elsewhere but lists it (or a file in it) in no deps or outs",
+        "stage 'train' command does not start with 'PYTHONPATH=src python stages/': a queued or --temp experiment "
+        "would import the main checkout's code, not its own src/",
     ])
 
 
@@ -166,3 +169,15 @@ def test_another_backend_settings_rerun_nothing(recorded):
     assert "llm.openai" in declared(LLM_KEYS, params) and "llm.llamacpp" not in declared(LLM_KEYS, params)
     assert readers(read(recorded / "params.yaml"), recorded / "dvc.yaml")["llm.openai.model"] == []
     assert Repo(str(recorded)).status() == {}
+
+
+def test_a_stage_imports_the_src_beside_it_not_the_editable_install(tmp_path):
+    """What a queued or --temp experiment relies on: its copy of src/ wins over the main checkout's."""
+    from syneg.dag import CMD_PREFIX
+
+    shutil.copytree(ROOT / "src" / "syneg", tmp_path / "src" / "syneg", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages" / "where.py").write_text("import syneg\nprint(syneg.__file__)\n")
+    cmd = CMD_PREFIX.replace("python", sys.executable) + "where.py"
+    out = subprocess.run(["sh", "-c", cmd], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    assert Path(out.strip()).resolve() == (tmp_path / "src" / "syneg" / "__init__.py").resolve()

@@ -98,8 +98,13 @@ def import_closure(script: Path, root: Path = ROOT) -> set[str]:
     return {p.relative_to(root).as_posix() for p in seen}
 
 
+# A stage imports syneg from the src/ beside it: the editable install points at the main checkout, so without
+# this a queued or --temp experiment (run in .dvc/tmp/exps/...) would run the workspace's code, not its commit's.
+CMD_PREFIX = "PYTHONPATH=src python stages/"
+
+
 def script_of(cmd: str) -> Path:
-    """The stage script a dvc.yaml command runs (``python stages/<script>.py ...``)."""
+    """The stage script a dvc.yaml command runs (``PYTHONPATH=src python stages/<script>.py ...``)."""
     words = [w for w in shlex.split(cmd) if w.endswith(".py")]
     if not words:
         raise ValueError(f"no Python script in the command {cmd!r}")
@@ -180,6 +185,9 @@ def check(dvc_yaml: Path, root: Path = ROOT) -> list[str]:
             problems.append(f"{dvc_yaml}: stage '{name}' imports {missing} but does not list it in deps")
         for extra in sorted(set(have) - set(code)):
             problems.append(f"{dvc_yaml}: stage '{name}' lists {extra} in deps but does not import it")
+        if not stage.get("cmd", "").startswith(CMD_PREFIX):
+            problems.append(f"{dvc_yaml}: stage '{name}' command does not start with '{CMD_PREFIX}': a queued or "
+                            f"--temp experiment would import the main checkout's code, not its own src/")
         declared = set(deps) | {n for key in ("outs", "metrics", "plots") for n in _names(stage.get(key))}
         for path in _cmd_paths(stage.get("cmd", "")):
             if not any(d == path or d.startswith(path.rstrip("/") + "/") for d in declared):

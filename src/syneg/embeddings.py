@@ -34,6 +34,7 @@ import numpy as np
 from syneg import models
 from syneg.data.store import DataError, corpus_texts
 from syneg.io import atomic_path
+from syneg.params import ParamsError
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +92,6 @@ def encode(
     """
     check_precision(precision)
     if processes > 1 and precision != "fp32":
-        from syneg.params import ParamsError
-
         raise ParamsError(f"runtime.encode_processes is {processes} with model.precision {precision}: the pool's "
                           f"processes encode in fp32 only (autocast does not reach them). Set one of them back.")
     texts = list(texts)
@@ -117,8 +116,6 @@ def encode(
 def check_precision(precision: str) -> str:
     """``precision`` when it is one of :data:`PRECISIONS`; else a one-line error naming ``model.precision``."""
     if precision not in PRECISIONS:
-        from syneg.params import ParamsError
-
         raise ParamsError(f"model.precision is {precision!r}; use one of {', '.join(PRECISIONS)}.")
     return precision
 
@@ -133,26 +130,20 @@ def _autocast(precision: str, device):
 
 def _encode(model, texts: list[str], batch_size: int, prompt: str, show_progress_bar: bool,
             processes: int = 1) -> np.ndarray:
+    pool = None
     if processes > 1:
         import torch
 
         gpus = torch.cuda.device_count()
-        devices = [f"cuda:{i % gpus}" for i in range(processes)] if gpus else ["cpu"] * processes
-        pool = model.start_multi_process_pool(devices)
-        try:
-            return model.encode(texts, batch_size=batch_size, prompt=prompt or None, normalize_embeddings=True,
-                                convert_to_numpy=True, show_progress_bar=show_progress_bar,
-                                pool=pool).astype(np.float32, copy=False)
-        finally:
+        pool = model.start_multi_process_pool([f"cuda:{i % gpus}" for i in range(processes)] if gpus
+                                              else ["cpu"] * processes)
+    try:
+        return model.encode(texts, batch_size=batch_size, prompt=prompt or None, normalize_embeddings=True,
+                            convert_to_numpy=True, show_progress_bar=show_progress_bar,
+                            pool=pool).astype(np.float32, copy=False)
+    finally:
+        if pool is not None:
             model.stop_multi_process_pool(pool)
-    return model.encode(
-        texts,
-        batch_size=batch_size,
-        prompt=prompt or None,
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-        show_progress_bar=show_progress_bar,
-    ).astype(np.float32, copy=False)
 
 
 def _ids_digest(ids: Sequence[str]) -> str:

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from syneg.errors import UserError
+
 log = logging.getLogger(__name__)
 
 LOSSES = ("mnrl", "cached_mnrl")
@@ -181,7 +183,7 @@ def train(model_name: str, data: pd.DataFrame, cfg: TrainConfig, output_dir: str
         Summary figures for the metrics file (steps, final loss, gradient-norm statistics) and, under
         ``seconds``, the wall time, which the stage keeps out of tracked metrics.
     """
-    import contextlib
+    import shutil
     import tempfile
     import time
 
@@ -197,8 +199,6 @@ def train(model_name: str, data: pd.DataFrame, cfg: TrainConfig, output_dir: str
     torch.use_deterministic_algorithms(True, warn_only=True)
     rank, world = processes()
     if cfg.batch_size % world:
-        from syneg.errors import UserError
-
         raise UserError(f"train.batch_size is {cfg.batch_size}, which {world} processes cannot share; use a "
                         f"multiple of {world}.")
     model = models.load(model_name, max_seq_length)
@@ -239,11 +239,8 @@ def train(model_name: str, data: pd.DataFrame, cfg: TrainConfig, output_dir: str
             card._training_start_time = None
         if rank == 0:
             model.save(str(tmp))
-        import shutil
-
         shutil.rmtree(tmp / "checkpoints", ignore_errors=True)
-        with contextlib.suppress(Exception):  # every rank leaves only once rank 0 has written
-            trainer.accelerator.wait_for_everyone()
+        trainer.accelerator.wait_for_everyone()  # every rank leaves only once rank 0 has written
     return {
         "steps": int(result.global_step),
         "train_loss": round(float(result.training_loss), 6),
