@@ -143,7 +143,8 @@ def test_the_model_check_flags_by_the_positive_aware_margin_whatever_the_sign():
         def scores(self, neg, rows):
             return [-0.15, -0.25, -0.35], [-0.2, -0.2, -0.2]
 
-    neg = pd.DataFrame({"text": ["a", "b", "c"]})
+    neg = pd.DataFrame({"text": ["a", "b", "c"], "neg_score": float("nan"), "pos_score": float("nan"),
+                        "margin_flag": pd.Series([None] * 3, dtype="object")})  # as reflect() sets them up
     reasons = ["", "", ""]
     _model_check(neg, [0, 1, 2], reasons, Scores(), ReflectConfig(relative_margin=0.5))
     assert neg["margin_flag"].tolist() == [True, True, False]  # threshold -0.3; (1 - m) x positive flagged only a
