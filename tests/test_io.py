@@ -89,3 +89,42 @@ child.wait()
         time.sleep(0.1)
     assert not os.path.exists(f"/proc/{stage_pid}") or open(f"/proc/{stage_pid}/stat").read().split()[2] == "Z"
     assert not list(tmp_path.glob(f".model{TMP_MARK}*")) and not (tmp_path / "model").exists()
+
+
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+def test_a_stage_whose_dvc_died_before_it_armed_itself_exits_at_once(tmp_path, shell):
+    """kill -9 of DVC while the stage is still importing (before setup() arms it): the stage, adopted by init,
+    exits when it arms instead of running to the end; run by hand (no DVC_STAGE), the same stage runs on."""
+    stage = tmp_path / "stage_orphaned.py"
+    stage.write_text(f"""
+import os, time
+while os.path.exists({str(tmp_path / 'importing')!r}):  # the slow imports of a real stage
+    time.sleep(0.05)
+from syneg.cli import die_with_parent
+die_with_parent(poll=0.1)
+open({str(tmp_path / 'ran')!r}, "w").close()
+""")
+    for dvc_stage, runs in (("train@scifact", False), (None, True)):
+        (tmp_path / "importing").touch()
+        env = {k: v for k, v in os.environ.items() if k != "DVC_STAGE"} | ({"DVC_STAGE": dvc_stage} if dvc_stage else {})
+        parent = subprocess.Popen([*PY, f"""
+import subprocess, sys
+child = subprocess.Popen([{shell!r}, "-c", sys.argv[1]], stderr=subprocess.PIPE, text=True)
+print(child.pid, flush=True)
+child.wait()
+""", f"{sys.executable} {stage} 2>{tmp_path / 'err'}"], stdout=subprocess.PIPE, text=True, env=env)
+        parent.stdout.readline()
+        time.sleep(0.3)  # the stage is importing
+        stage_pid = int(subprocess.run(["pgrep", "-f", str(stage), "-n"], capture_output=True, text=True).stdout)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        (tmp_path / "importing").unlink()  # imports done: setup() arms it
+        deadline = time.time() + 10
+        while time.time() < deadline and os.path.exists(f"/proc/{stage_pid}") and \
+                open(f"/proc/{stage_pid}/stat").read().split()[2] != "Z":
+            time.sleep(0.1)
+        assert (tmp_path / "ran").exists() == runs
+        if not runs:
+            assert (tmp_path / "err").read_text() == ("error: DVC ended before stage 'train@scifact' started; nothing "
+                                                      "was written.\n")
+        (tmp_path / "ran").unlink(missing_ok=True)

@@ -221,8 +221,8 @@ def test_kill_9_of_dvc_repro_at_random_points_then_repro_gives_the_uninterrupted
                                                                                        scifact_small):
     """`dvc repro` killed with SIGKILL at a seeded random moment inside synthesize, reflect and train, three
     times each (a forced rerun of that stage, so each kill lands inside it), resumed by `dvc repro`: the running
-    stage dies with DVC, no temporary is left, and the final dvc.lock (every output hash, the model's included)
-    equals the uninterrupted run's."""
+    stage dies with DVC (within 60 s; the times are printed), no temporary is left, and the final dvc.lock
+    (every output hash, the model's included) equals the uninterrupted run's."""
     import os
     import random
     import signal
@@ -259,12 +259,15 @@ def test_kill_9_of_dvc_repro_at_random_points_then_repro_gives_the_uninterrupted
                 continue
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
-            kills.append(f"{target} +{delay:.1f}s")
-            deadline, left = time.time() + 15, ["?"]
-            while left and time.time() < deadline:  # the stage gets SIGTERM (its parent died) and cleans up
+            killed, left = time.time(), ["?"]
+            # the stage gets SIGTERM (its parent died) and cleans up, or, killed while still importing, exits when
+            # it arms itself: seconds on a loaded machine (torch's import), not the stage's whole run
+            while left and time.time() < killed + 60:
                 left = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True).stdout.split()
                 time.sleep(0.2)
-            assert left == [], f"a stage outlived dvc: {left}"
+            kills.append(f"{target} +{delay:.1f}s (gone in {time.time() - killed:.1f}s)")
+            ps = subprocess.run(["ps", "-o", "pid,etime,args", *left], capture_output=True, text=True).stdout
+            assert left == [], f"a stage outlived dvc by 60 s: {kills}\n{ps}"
             if not lock_is_whole(lock_path):  # DVC writes dvc.lock in place; README "What it survives"
                 lock_path.write_text(committed)
                 kills[-1] += " (cut dvc.lock short: restored)"

@@ -122,7 +122,8 @@ def die_with_parent(poll: float = 1.0) -> None:
     The kernel sends SIGTERM when the parent dies (``PR_SET_PDEATHSIG``); when the parent is a shell that
     DVC ran the command through and that stays (dash does not exec the command), a watchdog thread also ends
     the stage once that shell loses its own parent. SIGTERM raises ``SystemExit``, so ``finally`` blocks run
-    and temporary outputs are removed."""
+    and temporary outputs are removed. A stage DVC started (``DVC_STAGE`` is set) whose DVC already ended
+    while it was importing, before it could arm itself, finds itself adopted by init and exits at once."""
     try:
         import ctypes
 
@@ -132,8 +133,15 @@ def die_with_parent(poll: float = 1.0) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     parent = os.getppid()
-    if _comm(parent) not in SHELLS or (grandparent := _ppid(parent)) in (None, 0, 1):
+    shell = _comm(parent) in SHELLS
+    launcher = _ppid(parent) if shell else parent
+    if "DVC_STAGE" in os.environ and launcher == 1:  # checked after arming: DVC cannot slip between the two
+        print(f"error: DVC ended before stage '{os.environ['DVC_STAGE']}' started; nothing was written.",
+              file=sys.stderr)
+        sys.exit(128 + signal.SIGTERM)
+    if not shell or launcher in (None, 0, 1):
         return
+    grandparent = launcher
 
     def watch() -> None:
         while _ppid(parent) == grandparent:
