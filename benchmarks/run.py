@@ -176,13 +176,18 @@ SANDBOX_PARAMS = {"model": {"max_seq_length": 32}, "mine": {"depth": 20, "keep":
                   "llm": {"backend": "offline", "max_failed_share": 0.2}}
 
 
-def bench_noop_repro(repeats: int) -> dict:
+def _sandbox(prefix: str):
+    """A temporary folder and, in it, the sandbox project (``proj``) over a small SciFact cut (``beir``)."""
     from syneg.data.subset import write_subset
     from syneg.sandbox import Sandbox
 
-    tmp = Path(tempfile.mkdtemp(prefix="syneg-bench-"))
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
     write_subset(_scifact(), tmp / "beir" / "scifact", {"train": 20, "test": 10}, extra_docs=50)
-    box = Sandbox.create(tmp / "proj", tmp / "beir", SANDBOX_PARAMS)
+    return tmp, Sandbox.create(tmp / "proj", tmp / "beir", SANDBOX_PARAMS)
+
+
+def bench_noop_repro(repeats: int) -> dict:
+    _, box = _sandbox("syneg-bench-")
     t0 = time.perf_counter()
     box.run("dvc", "repro")
     first = time.perf_counter() - t0
@@ -203,12 +208,9 @@ def bench_fresh_clone_exp(ratio: float = 0.5) -> dict:
     from the project's DVC remote (a folder here): only the stages the ratio changes run."""
     import shutil
 
-    from syneg.data.subset import write_subset
     from syneg.sandbox import Sandbox, ran_stages
 
-    tmp = Path(tempfile.mkdtemp(prefix="syneg-bench-clone-"))
-    write_subset(_scifact(), tmp / "beir" / "scifact", {"train": 20, "test": 10}, extra_docs=50)
-    box = Sandbox.create(tmp / "proj", tmp / "beir", SANDBOX_PARAMS)
+    tmp, box = _sandbox("syneg-bench-clone-")
     box.run("dvc", "repro")
     box.commit("run")
     box.run("dvc", "remote", "add", "--local", "-d", "team", str(tmp / "remote"))

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -58,6 +59,38 @@ with atomic_path(sys.argv[1] + "/model", is_dir=True) as tmp:
     assert mode(tmp_path / "model" / "sub" / "w.bin") == file_mode
 
 
+def _launch(shell: str, command: str, env: dict | None = None) -> subprocess.Popen:
+    """A stand-in for DVC: a process that runs ``command`` through ``shell`` (stdout passed through)."""
+    parent = subprocess.Popen([*PY, f"""
+import subprocess, sys
+child = subprocess.Popen([{shell!r}, "-c", sys.argv[1]], stdout=sys.stdout)
+print(child.pid, flush=True)
+child.wait()
+""", command], stdout=subprocess.PIPE, text=True, env=env)
+    parent.stdout.readline()  # the shell's pid: it has started
+    return parent
+
+
+def _kill_and_wait(parent: subprocess.Popen, stage: Path, then=lambda: None, timeout: float = 10) -> bool:
+    """``kill -9`` the stand-in DVC, run ``then``, and wait for the stage script ``stage`` to end; whether it
+    ended (gone, or a zombie nobody has reaped yet) within ``timeout`` seconds."""
+    stage_pid = int(subprocess.run(["pgrep", "-f", str(stage), "-n"], capture_output=True, text=True).stdout)
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    then()
+
+    def ended() -> bool:
+        try:
+            return open(f"/proc/{stage_pid}/stat").read().split()[2] == "Z"
+        except FileNotFoundError:
+            return True
+
+    deadline = time.time() + timeout
+    while not ended() and time.time() < deadline:
+        time.sleep(0.1)
+    return ended()
+
+
 @pytest.mark.parametrize("shell", ["sh", "bash"])
 def test_a_stage_dies_with_the_process_that_started_it_and_cleans_its_temporary(tmp_path, shell):
     """kill -9 of the parent (DVC) ends the stage, also through a shell that does not exec the command (dash),
@@ -72,22 +105,9 @@ with atomic_path({str(tmp_path / 'model')!r}, is_dir=True) as tmp:
     print("training", flush=True)
     time.sleep(60)
 """)
-    parent = subprocess.Popen([*PY, f"""
-import subprocess, sys
-child = subprocess.Popen([{shell!r}, "-c", sys.argv[1]], stdout=sys.stdout)
-print(child.pid, flush=True)
-child.wait()
-""", f"{sys.executable} {stage}"], stdout=subprocess.PIPE, text=True)
-    parent.stdout.readline()  # the shell's pid
+    parent = _launch(shell, f"{sys.executable} {stage}")
     assert parent.stdout.readline() == "training\n"
-    stage_pid = int(subprocess.run(["pgrep", "-f", str(stage), "-n"], capture_output=True, text=True).stdout)
-    os.kill(parent.pid, signal.SIGKILL)
-    parent.wait()
-    deadline = time.time() + 10
-    while time.time() < deadline and os.path.exists(f"/proc/{stage_pid}") and \
-            open(f"/proc/{stage_pid}/stat").read().split()[2] != "Z":
-        time.sleep(0.1)
-    assert not os.path.exists(f"/proc/{stage_pid}") or open(f"/proc/{stage_pid}/stat").read().split()[2] == "Z"
+    assert _kill_and_wait(parent, stage)
     assert not list(tmp_path.glob(f".model{TMP_MARK}*")) and not (tmp_path / "model").exists()
 
 
@@ -107,22 +127,9 @@ open({str(tmp_path / 'ran')!r}, "w").close()
     for dvc_stage, runs in (("train@scifact", False), (None, True)):
         (tmp_path / "importing").touch()
         env = {k: v for k, v in os.environ.items() if k != "DVC_STAGE"} | ({"DVC_STAGE": dvc_stage} if dvc_stage else {})
-        parent = subprocess.Popen([*PY, f"""
-import subprocess, sys
-child = subprocess.Popen([{shell!r}, "-c", sys.argv[1]], stderr=subprocess.PIPE, text=True)
-print(child.pid, flush=True)
-child.wait()
-""", f"{sys.executable} {stage} 2>{tmp_path / 'err'}"], stdout=subprocess.PIPE, text=True, env=env)
-        parent.stdout.readline()
+        parent = _launch(shell, f"{sys.executable} {stage} 2>{tmp_path / 'err'}", env)
         time.sleep(0.3)  # the stage is importing
-        stage_pid = int(subprocess.run(["pgrep", "-f", str(stage), "-n"], capture_output=True, text=True).stdout)
-        os.kill(parent.pid, signal.SIGKILL)
-        parent.wait()
-        (tmp_path / "importing").unlink()  # imports done: setup() arms it
-        deadline = time.time() + 10
-        while time.time() < deadline and os.path.exists(f"/proc/{stage_pid}") and \
-                open(f"/proc/{stage_pid}/stat").read().split()[2] != "Z":
-            time.sleep(0.1)
+        _kill_and_wait(parent, stage, then=lambda: (tmp_path / "importing").unlink())  # imports done: it arms
         assert (tmp_path / "ran").exists() == runs
         if not runs:
             assert (tmp_path / "err").read_text() == ("error: DVC ended before stage 'train@scifact' started; nothing "

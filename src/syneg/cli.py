@@ -141,10 +141,9 @@ def die_with_parent(poll: float = 1.0) -> None:
         sys.exit(128 + signal.SIGTERM)
     if not shell or launcher in (None, 0, 1):
         return
-    grandparent = launcher
 
     def watch() -> None:
-        while _ppid(parent) == grandparent:
+        while _ppid(parent) == launcher:
             time.sleep(poll)
         os.kill(os.getpid(), signal.SIGTERM)
 

@@ -23,18 +23,16 @@ FOLDERS = ["stages", "src"]
 
 
 def stage_args(stage: str, root: Path = ROOT, dataset: str = "scifact") -> list[str]:
-    """The script and arguments dvc.yaml runs for ``stage`` on ``dataset`` (templating resolved), without the
-    environment assignment and ``python``: tests run a stage exactly as DVC would."""
+    """The script and arguments dvc.yaml runs for ``stage`` on ``dataset`` (templating resolved), from the
+    script on (no ``PYTHONPATH=src python``): tests run a stage exactly as DVC would."""
     import shlex
 
-    from syneg.dag import body
+    from syneg.dag import body, script_of
     from syneg.params import read, resolve
 
     cmd = body(yaml.safe_load((root / "dvc.yaml").read_text())["stages"][stage])["cmd"]
     words = shlex.split(resolve(cmd, {**read(root / "params.yaml"), "item": dataset}))
-    while words and "=" in words[0] and not words[0].startswith("-"):  # PYTHONPATH=src
-        words.pop(0)
-    return words[1:] if words[0] == "python" else words
+    return words[words.index(script_of(cmd).as_posix()):]
 
 
 def ran_stages(output: str) -> set[str]:
