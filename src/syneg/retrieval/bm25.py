@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -58,7 +59,8 @@ class BM25:
         if len(ids) != len(texts) or (titles is not None and len(titles) != len(ids)):
             raise ValueError(f"BM25.build: {len(ids)} ids but {len(texts)} texts"
                              f"{'' if titles is None else f' and {len(titles)} titles'}; pass one of each per id.")
-        key = _corpus_key(ids, texts) + ("" if titles is None else f"-multifield-{_corpus_key(ids, titles)}")
+        # "-title-": indexes under the old "-multifield-" key lack the title field (see below); never reuse them
+        key = _corpus_key(ids, texts) + ("" if titles is None else f"-title-{_corpus_key(ids, titles)}")
         index_dir = cache_dir() / "bm25" / key
         if not (index_dir / ".complete").is_file():
             index_lib = jvm.lucene_index()
@@ -73,10 +75,13 @@ class BM25:
             batch = 10_000
             for start in range(0, len(ids), batch):
                 docs = [{"id": i, "contents": t} for i, t in zip(ids[start:start + batch], texts[start:start + batch])]
-                if titles is not None:
+                if titles is None:
+                    indexer.add_batch_dict(docs)
+                else:  # add_batch_dict keeps only id and contents (JsonCollection.Document.fromFields) and would
+                    # drop the title; raw JSON keeps every key as a field, as Anserini's BeirMultifieldCollection
                     for doc, title in zip(docs, titles[start:start + batch]):
                         doc["title"] = title
-                indexer.add_batch_dict(docs)
+                    indexer.add_batch_raw([json.dumps(doc) for doc in docs])
             indexer.close()
             (tmp / ".complete").write_text("ok\n")
             shutil.rmtree(index_dir, ignore_errors=True)
@@ -92,7 +97,10 @@ class BM25:
         return {q: [(h.docid, float(h.score)) for h in hits.get(q, [])] for q in qids}
 
     def score(self, query: str, doc_id: str) -> float:
-        """The BM25 score of one document for one query (used for the positive's score)."""
+        """The BM25 score of one document for one query (used for the positive's score), on a flat index."""
+        if self.fields:
+            raise ValueError("BM25.score reads the contents field only; on a multifield index it would ignore the "
+                             "title. Score on a flat index (BM25.build without titles).")
         if self._reader is None:
             self._reader = jvm.lucene_index().LuceneIndexReader(self.index_dir)
         return float(self._reader.compute_query_document_score(doc_id, query))
