@@ -37,6 +37,39 @@ def test_check_prints_one_line_per_score(tmp_path):
     assert lines[1].startswith("FAIL bm25-flat") and "(-0.0211)" in lines[1]
 
 
+def test_no_run_reads_the_experiment_run_on_head_and_skips_one_that_never_ran(tmp_path):
+    import subprocess
+
+    def git(*args):
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@localhost", *args], cwd=tmp_path,
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    git("commit", "-q", "--allow-empty", "-m", "old")
+    old = git("rev-parse", "HEAD")
+    (tmp_path / "metrics" / "scifact").mkdir(parents=True)
+    (tmp_path / "metrics" / "scifact" / "evaluate.json").write_text(json.dumps({"finetuned": {"ndcg@10": 0.6887}}))
+    git("add", "-A")
+    git("commit", "-q", "-m", "experiment")
+    exp = git("rev-parse", "HEAD")
+    git("reset", "-q", "--hard", old)
+    git("commit", "-q", "--allow-empty", "-m", "new")
+    head = git("rev-parse", "HEAD")
+    conditions = [Condition("retrieved-only", "", "metrics/scifact/evaluate.json",
+                            (Score("finetuned.ndcg@10", 0.6887, 0.0005),), {"mix.ratio": 0})]
+    skip = ("SKIP retrieved-only         sets params and has not run here yet: drop --no-run (with --only "
+            "retrieved-only)")
+    lines = []
+    assert check(conditions, tmp_path, run=False, echo=lines.append) is True and lines == [skip]
+    git("update-ref", f"refs/exps/{old[:2]}/{old[2:]}/repro-retrieved-only", exp)  # run on an older commit
+    lines = []
+    assert check(conditions, tmp_path, run=False, echo=lines.append) is True and lines == [skip]
+    git("update-ref", f"refs/exps/{head[:2]}/{head[2:]}/repro-retrieved-only", exp)
+    lines = []
+    assert check(conditions, tmp_path, run=False, echo=lines.append) is True
+    assert lines[0].startswith("OK   retrieved-only") and "got 0.6887 (+0.0000)" in lines[0]
+
+
 def test_a_malformed_file_names_the_condition_and_the_fix(tmp_path):
     bad = tmp_path / "r.yaml"
     bad.write_text("tolerance: 0.001\nconditions:\n  - name: x\n    scores: {a.b: {expected: 1}}\n")
