@@ -136,6 +136,28 @@ def test_changing_the_ratio_reruns_only_mix_and_what_depends_on_it(project):
     assert row["mix.strategy"] == "hybrid" and row["ndcg@10"] == ndcg
 
 
+def test_a_queued_experiment_reuses_every_output_its_params_do_not_change(project):
+    """A queued experiment runs in its own folder under .dvc/tmp/exps: what its params leave alone comes from
+    the cache, not from a rerun."""
+    import time
+
+    _, box, _ = project
+    box.run("dvc", "exp", "run", "--queue", "-n", "queued-half", "-S", "mix.ratio=0.5")
+    box.run("dvc", "queue", "start", "-j", "1")
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        line = next((row for row in box.run("dvc", "queue", "status").splitlines() if "queued-half" in row), "")
+        if any(state in line for state in ("Success", "Failed")):
+            break
+        time.sleep(3)
+    assert "Success" in line, line
+    log = box.run("dvc", "queue", "logs", "queued-half")
+    assert ran_stages(log) == {f"{s}@scifact" for s in ("mix", "diagnose", "train", "encode_finetuned",
+                                                         "retrieve_finetuned", "evaluate", "card")}
+    for stage in ["prepare", "encode_base", "mine", "synthesize", "reflect", "reflect_check", "baselines"]:
+        assert f"Stage '{stage}@scifact' didn't change, skipping" in log
+
+
 def test_a_stage_that_could_not_do_its_work_fails_and_dvc_records_nothing(project):
     import yaml
 
