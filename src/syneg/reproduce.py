@@ -97,21 +97,19 @@ def _git_show(repo: Path, rev: str, file: str) -> dict:
     return json.loads(run_command(["git", "show", f"{rev}:{file}"], repo, ReproductionError))
 
 
-def _experiment_rev(repo: Path, name: str) -> str:
-    """The commit of experiment ``name`` run on HEAD (DVC keeps it as refs/exps/<HEAD[:2]>/<HEAD[2:]>/<name>);
-    one run on an older commit measured older code and does not count."""
+def _experiment_rev(repo: Path, name: str) -> str | None:
+    """The commit of experiment ``name`` run on HEAD (DVC keeps it as refs/exps/<HEAD[:2]>/<HEAD[2:]>/<name>),
+    or None; one run on an older commit measured older code and does not count."""
     head = run_command(["git", "rev-parse", "HEAD"], repo, ReproductionError).strip()
     ref = f"refs/exps/{head[:2]}/{head[2:]}/{name}"
-    found = run_command(["git", "for-each-ref", "--format=%(objectname)", ref], repo, ReproductionError).strip()
-    if not found:
-        raise ReproductionError(f"experiment {name} left no commit under refs/exps for HEAD ({head[:7]})")
-    return found.split()[0]
+    found = run_command(["git", "for-each-ref", "--format=%(objectname)", ref], repo, ReproductionError).split()
+    return found[0] if found else None
 
 
 def measure(condition: Condition, repo: str | Path = ".", run: bool = True) -> dict | None:
     """The metrics of ``condition``: run its command (unless ``run`` is false), then read its metrics file.
-    Without ``run``, a condition with params reads its last ``repro-<name>`` experiment, or gives None when
-    it has never run."""
+    A condition with params reads its ``repro-<name>`` experiment run on HEAD; without ``run``, None when
+    there is none."""
     repo = Path(repo)
     if run:
         try:
@@ -119,11 +117,11 @@ def measure(condition: Condition, repo: str | Path = ".", run: bool = True) -> d
         except ReproductionError as err:
             raise ReproductionError(f"{condition.name}: {err}") from None
     if condition.params:
-        try:
-            rev = _experiment_rev(repo, f"repro-{condition.name}")
-        except ReproductionError:
+        name = f"repro-{condition.name}"
+        rev = _experiment_rev(repo, name)
+        if rev is None:
             if run:
-                raise
+                raise ReproductionError(f"experiment {name} left no commit under refs/exps for HEAD")
             return None
         return _git_show(repo, rev, condition.metrics_file)
     return json.loads((repo / condition.metrics_file).read_text())

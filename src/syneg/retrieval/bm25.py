@@ -74,14 +74,13 @@ class BM25:
                                                         "-storeDocvectors", "-storeRaw"], threads=threads)
             batch = 10_000
             for start in range(0, len(ids), batch):
-                docs = [{"id": i, "contents": t} for i, t in zip(ids[start:start + batch], texts[start:start + batch])]
+                part = slice(start, start + batch)
                 if titles is None:
-                    indexer.add_batch_dict(docs)
+                    indexer.add_batch_dict([{"id": i, "contents": t} for i, t in zip(ids[part], texts[part])])
                 else:  # add_batch_dict keeps only id and contents (JsonCollection.Document.fromFields) and would
                     # drop the title; raw JSON keeps every key as a field, as Anserini's BeirMultifieldCollection
-                    for doc, title in zip(docs, titles[start:start + batch]):
-                        doc["title"] = title
-                    indexer.add_batch_raw([json.dumps(doc) for doc in docs])
+                    indexer.add_batch_raw([json.dumps({"id": i, "contents": t, "title": h})
+                                           for i, t, h in zip(ids[part], texts[part], titles[part])])
             indexer.close()
             (tmp / ".complete").write_text("ok\n")
             shutil.rmtree(index_dir, ignore_errors=True)
