@@ -12,8 +12,8 @@ from syneg.params import for_stage
 
 # Per stage that runs this script, the params keys its outputs depend on: dvc.yaml lists exactly these.
 PARAMS = {
-    "encode_base": ("model.base", "model.max_seq_length", "model.precision"),
-    "encode_finetuned": ("model.max_seq_length", "model.precision"),
+    "encode_base": ("model.base", "model.max_seq_length", "model.precision", "model.backend"),
+    "encode_finetuned": ("model.max_seq_length", "model.precision", "model.backend"),
 }
 
 app = typer.Typer(add_completion=False)
@@ -35,7 +35,8 @@ def main(
     p = for_stage(stage, PARAMS[stage], params)
     model = str(model_dir) if model_dir else p.get("model.base")
     emb = Embeddings.compute(store.load(data, qrels=False), model, p.get("model.max_seq_length"),
-                             p.runtime("encode_batch_size"), p.get("model.precision"), p.runtime("encode_processes"))
+                             p.runtime("encode_batch_size"), p.get("model.precision"), p.runtime("encode_processes"),
+                             p.get("model.backend"))
     emb.save(out, "finetuned" if model_dir else model)
     typer.echo(f"{stage}: {len(emb.doc_ids)} documents, {len(emb.query_ids)} queries, dim {emb.corpus.shape[1]}")
 

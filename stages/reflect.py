@@ -18,7 +18,7 @@ from syneg.params import for_stage
 from syneg.reflection import ReflectConfig, critic_llm, read_candidates, reflect
 
 # The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag).
-PARAMS = ("model.base", "model.max_seq_length", "model.precision", *LLM_KEYS, "reflect")
+PARAMS = ("model.base", "model.max_seq_length", "model.precision", "model.backend", *LLM_KEYS, "reflect")
 
 app = typer.Typer(add_completion=False)
 
@@ -56,7 +56,7 @@ def main(
         kept, dropped, stats = reflect(ds, candidates, cfg, p.get("model.base"), p.get("model.max_seq_length"),
                                        p.runtime("encode_batch_size"), critic,
                                        emb=Embeddings.load(embeddings, ds) if cfg.model_check else None,
-                                       precision=p.get("model.precision"))
+                                       precision=p.get("model.precision"), backend=p.get("model.backend"))
     finally:
         if critic is not None:
             critic.close()

@@ -18,7 +18,7 @@ from syneg.reflect_check import CheckConfig, dense_ranking, run_check
 from syneg.reflection import ReflectConfig, critic_llm
 
 # The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag).
-PARAMS = ("model.base", "model.max_seq_length", "model.precision", *LLM_KEYS, "reflect", "reflect_check")
+PARAMS = ("model.base", "model.max_seq_length", "model.precision", "model.backend", *LLM_KEYS, "reflect", "reflect_check")
 
 app = typer.Typer(add_completion=False)
 
@@ -62,7 +62,7 @@ def main(
     judge = make_asker(critic_llm(llm, rcfg), cache)
     try:
         results, stats = run_check(ds, train, ranked, cfg, rcfg, asker, judge, base, max_len, batch, emb,
-                                   p.get("model.precision"))
+                                   p.get("model.precision"), p.get("model.backend"))
     finally:
         asker.backend.close()
         judge.backend.close()

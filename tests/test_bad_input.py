@@ -134,6 +134,8 @@ PARAM_CASES = [
     ("batch of one", TRAIN, {"train.batch_size": 1}, "train.batch_size is 1; use a whole number >= 2"),
     ("missing max_seq_length", TRAIN, {"model.max_seq_length": KeyError}, "'model.max_seq_length' is missing"),
     ("encode batch size 0", ENCODE, {"runtime.encode_batch_size": 0}, "runtime.encode_batch_size is 0; use a whole"),
+    ("precision the backend cannot run", ENCODE, {"model.backend": "onnx", "model.precision": "bf16"},
+     "model.precision is 'bf16' with model.backend 'onnx'; onnx runs fp32 or int8: set model.precision to"),
     ("base model not a model", ENCODE, {"model.base": "./not-a-model"},
      "model.base is './not-a-model', which is not a sentence-transformers model folder"),
     ("unknown backend", ["stages/synthesize.py", "--data", "p", "--mined", "m", "--out", "o", "--llm-cache", "c",

@@ -4,12 +4,13 @@ The ``encode`` stages write :class:`Embeddings` (the corpus and every query, row
 ``data/<dataset>/embeddings/<model>/``, a DVC output that ``mine``, ``reflect``, ``reflect_check`` and ``retrieve``
 read: nothing is encoded twice, and a queued experiment gets them from DVC's cache. Below that,
 :func:`encode` keeps a content-addressed cache (``$SYNEG_CACHE_DIR``, default ``.cache/syneg``) keyed by a
-hash of the model's files, the maximum length, the prompt, the precision and every text, so a hit returns
-exactly what encoding would; deleting it changes nothing but time.
+hash of the model's files, the maximum length, the prompt, the backend and precision and every text, so a hit
+returns exactly what encoding would; deleting it changes nothing but time.
 
 ``precision="bf16"`` (``model.precision``) encodes under bf16 autocast: on CPUs with AVX512-BF16 or AMX and on
 recent GPUs about twice the fp32 rate, embeddings within 1e-4 cosine of fp32's (``make bench`` measures both and
-the nDCG@10 they give).
+the nDCG@10 they give). ``backend="openvino"`` or ``"onnx"`` (``model.backend``) runs the transformer on OpenVINO or
+ONNX Runtime, fp32 or int8 (:mod:`syneg.backends`).
 
 Example:
     >>> from syneg.embeddings import encode
@@ -31,14 +32,14 @@ from typing import Sequence
 
 import numpy as np
 
-from syneg import models
+from syneg import backends, models
 from syneg.data.store import DataError, corpus_texts
 from syneg.io import atomic_path
 from syneg.params import ParamsError
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = backends.BACKENDS["torch"]
 
 
 def cache_dir() -> Path:
@@ -54,14 +55,22 @@ def _key(fingerprint: str, max_seq_length: int, prompt: str, texts: Sequence[str
     return h.hexdigest()[:32]
 
 
-_loaded: dict[tuple[str, int], object] = {}
+_loaded: dict[tuple, object] = {}
 
 
-def get_model(name: str, max_seq_length: int):
-    """Load ``name`` once per process (stages ask for the same model several times)."""
-    key = (name, int(max_seq_length))
+def get_model(name: str, max_seq_length: int, backend: str = "torch", precision: str = "fp32"):
+    """Load ``name`` once per process (stages ask for the same model several times), on ``backend``.
+
+    A torch model serves both torch precisions (bf16 is autocast around it); another backend's model is its own
+    export at ``precision`` (:func:`syneg.backends.attach`).
+    """
+    key = (name, int(max_seq_length)) if backend == "torch" else (name, int(max_seq_length), backend, precision)
     if key not in _loaded:
-        _loaded[key] = models.load(name, max_seq_length)
+        model = models.load(name, max_seq_length)
+        if backend != "torch":
+            backends.attach(model, backend, precision, cache_dir() / "exported" / models.fingerprint(name)
+                            / backends.export_key(backend, precision))
+        _loaded[key] = model
     return _loaded[key]
 
 
@@ -75,6 +84,7 @@ def encode(
     show_progress_bar: bool = True,
     precision: str = "fp32",
     processes: int = 1,
+    backend: str = "torch",
 ) -> np.ndarray:
     """L2-normalised float32 embeddings of ``texts`` with ``model_name``, from the cache when there.
 
@@ -86,25 +96,29 @@ def encode(
         prompt: prefix some models want (e.g. ``"query: "`` for E5); part of the cache key.
         use_cache: read and write the cache.
         show_progress_bar: a bar with counts and time left.
-        precision: ``fp32``, or ``bf16`` (autocast: faster where the hardware has bf16 units).
+        precision: ``fp32``, or ``bf16`` (autocast: faster where the hardware has bf16 units); ``int8`` on the
+            onnx and openvino backends.
         processes: encode on this many processes (sentence-transformers' multi-process pool: one per GPU, or
             CPU processes); the same embeddings up to float rounding.
+        backend: ``torch``, ``onnx`` or ``openvino`` (:mod:`syneg.backends`).
     """
-    check_precision(precision)
-    if processes > 1 and precision != "fp32":
-        raise ParamsError(f"runtime.encode_processes is {processes} with model.precision {precision}: the pool's "
-                          f"processes encode in fp32 only (autocast does not reach them). Set one of them back.")
+    check_precision(precision, backend)
+    if processes > 1 and (backend, precision) != ("torch", "fp32"):
+        raise ParamsError(f"runtime.encode_processes is {processes} with model.backend {backend} and model.precision "
+                          f"{precision}: the pool's processes encode with torch in fp32 only. Set one of them back.")
     texts = list(texts)
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
     fp = models.fingerprint(model_name)
-    keyed = fp if precision == "fp32" else f"{fp}:{precision}"  # fp32 keeps the keys it always had
+    # torch fp32 keeps the keys it always had; an export's key names the libraries that made and run it
+    keyed = fp if (backend, precision) == ("torch", "fp32") else \
+        f"{fp}:{precision}" if backend == "torch" else f"{fp}:{backends.export_key(backend, precision)}"
     path = cache_dir() / "embeddings" / fp / f"{_key(keyed, max_seq_length, prompt, texts)}.npy"
     if use_cache and path.is_file():
         log.info("embedding cache hit: %d texts, %s", len(texts), path)
         return np.load(path)
-    model = get_model(model_name, max_seq_length)
-    with _autocast(precision, model.device):
+    model = get_model(model_name, max_seq_length, backend, precision)
+    with _autocast(precision if backend == "torch" else "fp32", model.device):
         emb = _encode(model, texts, batch_size, prompt, show_progress_bar, processes)
     if use_cache:
         with atomic_path(path) as tmp:
@@ -113,10 +127,12 @@ def encode(
     return emb
 
 
-def check_precision(precision: str) -> str:
-    """``precision`` when it is one of :data:`PRECISIONS`; else a one-line error naming ``model.precision``."""
-    if precision not in PRECISIONS:
-        raise ParamsError(f"model.precision is {precision!r}; use one of {', '.join(PRECISIONS)}.")
+def check_precision(precision: str, backend: str = "torch") -> str:
+    """``precision`` when ``backend`` runs it; else a one-line error naming ``model.precision`` (and the backend)."""
+    if backend == "torch" and precision not in PRECISIONS:
+        raise ParamsError(f"model.precision is {precision!r}; use one of {', '.join(PRECISIONS)}"
+                          + (" (int8: with model.backend onnx or openvino)." if precision == "int8" else "."))
+    backends.check_backend(backend, precision)
     return precision
 
 
@@ -169,11 +185,12 @@ class Embeddings:
 
     @classmethod
     def compute(cls, ds, model_name: str, max_seq_length: int = 256, batch_size: int = 64,
-                precision: str = "fp32", processes: int = 1) -> "Embeddings":
-        """Encode ``ds``'s corpus (on ``processes`` processes) and every query with ``model_name``."""
+                precision: str = "fp32", processes: int = 1, backend: str = "torch") -> "Embeddings":
+        """Encode ``ds``'s corpus (on ``processes`` processes) and every query with ``model_name`` on ``backend``."""
         return cls(encode(model_name, corpus_texts(ds), max_seq_length, batch_size, precision=precision,
-                          processes=processes),
-                   encode(model_name, ds.queries["text"].tolist(), max_seq_length, batch_size, precision=precision),
+                          processes=processes, backend=backend),
+                   encode(model_name, ds.queries["text"].tolist(), max_seq_length, batch_size, precision=precision,
+                          backend=backend),
                    ds.corpus["doc_id"].tolist(), ds.queries["query_id"].tolist())
 
     def queries_of(self, ids: Sequence[str]) -> np.ndarray:

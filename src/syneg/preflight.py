@@ -58,7 +58,8 @@ def problems(data: dict[str, Any], source: str = "params.yaml") -> list[str]:
     for key in ("model.base", "model.max_seq_length"):
         check((key,), lambda p, k=key: p.get(k))
     check(("llm",), lambda p: p.build(LLMConfig, "llm", runtime=p.runtime_section))
-    check(("model.precision",), lambda p: check_precision(p.get("model.precision")))
+    check(("model.precision", "model.backend"),
+          lambda p: check_precision(p.get("model.precision"), p.get("model.backend")))
     for knob in ("encode_batch_size", "encode_processes", "search_chunk_size"):
         check((), lambda p, k=knob: p.runtime(k))
     return found

@@ -156,7 +156,8 @@ def split_half(frame: pd.DataFrame) -> dict[str, Any]:
 
 def run_check(ds: Dataset, pairs: pd.DataFrame, ranked: dict[str, list[str]], cfg: CheckConfig,
               rcfg: ReflectConfig, writer: Asker, judge: Asker, model: str, max_seq_length: int = 256,
-              batch_size: int = 64, emb=None, precision: str = "fp32") -> tuple[pd.DataFrame, dict[str, Any]]:
+              batch_size: int = 64, emb=None, precision: str = "fp32",
+              backend: str = "torch") -> tuple[pd.DataFrame, dict[str, Any]]:
     """Build the labelled candidates (``writer`` paraphrases), reflect on them with every check (``judge``
     critiques), and measure (module docstring)."""
     src = paraphrase(sources(ds, pairs, cfg, ranked), ds, writer)
@@ -164,7 +165,7 @@ def run_check(ds: Dataset, pairs: pd.DataFrame, ranked: dict[str, list[str]], cf
     ok = src[src["error"] == ""].reset_index(drop=True)
     cand = ok.assign(neg_index=0, domain="", difficulty="", length="")
     kept, dropped, _ = reflect(ds, cand, rcfg, model, max_seq_length, batch_size, Critic(judge, rcfg.revise),
-                               critique_all=True, emb=emb, precision=precision)
+                               critique_all=True, emb=emb, precision=precision, backend=backend)
     results = pd.concat([kept.assign(reason=""), dropped], ignore_index=True)
     results = results.sort_values(["query_id", "pos_id", "label"], kind="stable").reset_index(drop=True)
     stats = {"pairs": int(len(src) // 2), "candidates": int(len(src)),

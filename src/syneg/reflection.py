@@ -157,11 +157,12 @@ class _Scorer:
     """The base model's cosine of query and text; queries and corpus from the encode stage's embeddings."""
 
     def __init__(self, ds: Dataset, neg: pd.DataFrame, model: str, max_seq_length: int, batch_size: int,
-                 emb: Embeddings | None = None, precision: str = "fp32"):
+                 emb: Embeddings | None = None, precision: str = "fp32", backend: str = "torch"):
         self.model, self.max_seq_length, self.batch_size = model, max_seq_length, batch_size
-        self.precision = precision
+        self.precision, self.backend = precision, backend
         qids = list(dict.fromkeys(neg["query_id"]))
-        emb = emb if emb is not None else Embeddings.compute(ds, model, max_seq_length, batch_size, precision)
+        emb = emb if emb is not None else Embeddings.compute(ds, model, max_seq_length, batch_size, precision,
+                                                             backend=backend)
         self.q_emb, self.d_emb = emb.queries_of(qids), emb.corpus
         self.qrow = {q: i for i, q in enumerate(qids)}
         self.drow = {d: i for i, d in enumerate(ds.corpus["doc_id"])}
@@ -169,7 +170,7 @@ class _Scorer:
     def scores(self, neg: pd.DataFrame, rows: list[int]) -> tuple[np.ndarray, np.ndarray]:
         sub = neg.loc[rows]
         n_emb = encode(self.model, sub["text"].tolist(), self.max_seq_length, self.batch_size,
-                       precision=self.precision)
+                       precision=self.precision, backend=self.backend)
         qi = sub["query_id"].map(self.qrow).to_numpy()
         di = sub["pos_id"].map(self.drow).to_numpy()
         return (np.einsum("ij,ij->i", self.q_emb[qi], n_emb), np.einsum("ij,ij->i", self.q_emb[qi], self.d_emb[di]))
@@ -245,7 +246,7 @@ def _critique(neg: pd.DataFrame, rows: list[int], reasons: list[str], critic: Cr
 def reflect(ds: Dataset, negatives: pd.DataFrame, cfg: ReflectConfig, model: str = "",
             max_seq_length: int = 256, batch_size: int = 64, critic: Critic | None = None,
             critique_all: bool = False, emb: Embeddings | None = None,
-            precision: str = "fp32") -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+            precision: str = "fp32", backend: str = "torch") -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Split ``negatives`` (a candidates table, see the module docstring) into kept and dropped rows.
 
     Args:
@@ -254,6 +255,7 @@ def reflect(ds: Dataset, negatives: pd.DataFrame, cfg: ReflectConfig, model: str
             each check on its own); their recorded reason stays the first check that failed.
         emb: the base model's corpus and query embeddings (the encode stage's output); computed when None.
         precision: ``model.precision`` of the base model's encoding (:func:`syneg.embeddings.encode`).
+        backend: ``model.backend`` of that encoding.
 
     Returns:
         ``(kept, dropped, stats)``; both tables keep the input columns and add ``verdict`` (the LLM's),
@@ -281,7 +283,7 @@ def reflect(ds: Dataset, negatives: pd.DataFrame, cfg: ReflectConfig, model: str
             why = "duplicate of another negative of this instance"
         seen.add(key)
         reasons.append(why)
-    scorer = _Scorer(ds, neg, model, max_seq_length, batch_size, emb, precision) if cfg.model_check and len(neg) \
+    scorer = _Scorer(ds, neg, model, max_seq_length, batch_size, emb, precision, backend) if cfg.model_check and len(neg) \
         else None
     if scorer is not None:
         _model_check(neg, [i for i, r in enumerate(reasons) if not r or critique_all], reasons, scorer, cfg)

@@ -1,0 +1,198 @@
+"""Run an encoder's transformer on ONNX Runtime or OpenVINO instead of PyTorch (``model.backend``).
+
+sentence-transformers' own ``backend="onnx"`` / ``"openvino"`` go through Hugging Face optimum, whose releases
+pin transformers below the 5.x that sentence-transformers 6 needs (optimum-onnx 0.1.0: < 4.58; optimum-intel
+2.2.0: < 5.6), so they cannot be installed beside this stack. This module does the part optimum would: export
+the model's transformer once (``torch.onnx.export`` or ``openvino.convert_model``), optionally quantize it to
+int8 (ONNX Runtime's dynamic quantization, or NNCF's weight compression for OpenVINO), and put the compiled
+model where sentence-transformers calls its transformer, exactly as optimum's models are plugged in. Tokenizing,
+length-sorted batching, pooling and normalising stay sentence-transformers' own.
+
+Exports are cached under ``$SYNEG_CACHE_DIR/exported/<model fingerprint>/`` (keyed by the model's files and
+the exporting libraries' versions); deleting them costs only the export (seconds).
+
+Which combination does what (``make bench`` measures rate and nDCG@10 of each):
+
+========  ===========================  =====================================================
+backend   precision                    how
+========  ===========================  =====================================================
+torch     fp32, bf16                   PyTorch; bf16 is autocast
+onnx      fp32, int8                   ONNX Runtime; int8: dynamic quantization of MatMuls
+openvino  fp32, bf16, int8             OpenVINO's CPU plugin; bf16 is its inference
+                                       precision hint; int8: NNCF int8 weight compression
+========  ===========================  =====================================================
+
+Example:
+    >>> from syneg.backends import check_backend
+    >>> check_backend("openvino", "bf16")
+    ('openvino', 'bf16')
+    >>> check_backend("onnx", "bf16")
+    Traceback (most recent call last):
+    ...
+    syneg.params.ParamsError: model.precision is 'bf16' with model.backend 'onnx'; onnx runs fp32 or int8: set model.precision to one of those, or model.backend to torch or openvino.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from importlib.metadata import version
+from pathlib import Path
+
+from syneg.io import atomic_path
+from syneg.params import ParamsError
+
+log = logging.getLogger(__name__)
+
+BACKENDS: dict[str, tuple[str, ...]] = {"torch": ("fp32", "bf16"), "onnx": ("fp32", "int8"),
+                                        "openvino": ("fp32", "bf16", "int8")}
+_LIBRARIES = {"onnx": ("torch", "onnx", "onnxruntime"), "openvino": ("torch", "openvino", "nncf")}
+
+
+def check_backend(backend: str, precision: str) -> tuple[str, str]:
+    """``(backend, precision)`` when the pair is one of :data:`BACKENDS`; else a one-line error naming the keys."""
+    if backend not in BACKENDS:
+        raise ParamsError(f"model.backend is {backend!r}; use one of {', '.join(BACKENDS)}.")
+    if precision not in BACKENDS[backend]:
+        others = [b for b, ps in BACKENDS.items() if precision in ps]
+        fix = f", or model.backend to {' or '.join(others)}" if others else ""
+        raise ParamsError(f"model.precision is {precision!r} with model.backend {backend!r}; {backend} runs "
+                          f"{' or '.join(BACKENDS[backend])}: set model.precision to one of those{fix}.")
+    return backend, precision
+
+
+def export_key(backend: str, precision: str) -> str:
+    """The part of a cache key that names the runtime and the libraries that built the export."""
+    libs = "-".join(f"{lib}{version(lib)}" for lib in _LIBRARIES.get(backend, ()))
+    return f"{backend}-{precision}" + (f"-{libs}" if libs else "")
+
+
+def attach(model, backend: str, precision: str, folder: Path) -> None:
+    """Run ``model``'s transformer (its first module) on ``backend``, exporting it into ``folder`` if needed.
+
+    Args:
+        model: a ``SentenceTransformer`` whose first module is a ``Transformer``; changed in place.
+        backend: ``onnx`` or ``openvino`` (``torch`` leaves the model as it is).
+        precision: one of ``BACKENDS[backend]``.
+        folder: where the exported model is kept (written whole or not at all).
+    """
+    check_backend(backend, precision)
+    if backend == "torch":
+        return
+    transformer = model[0]
+    names = _input_names(transformer)
+    file = folder / ("model.onnx" if backend == "onnx" else "model.xml")
+    if not file.is_file():
+        with atomic_path(folder, is_dir=True) as tmp:
+            (_export_onnx if backend == "onnx" else _export_openvino)(transformer, names, precision, tmp / file.name)
+        log.info("exported %s (%s, %s) to %s", type(transformer.model).__name__, backend, precision, folder)
+    runner = _onnx_runner(file, names) if backend == "onnx" else _openvino_runner(file, names, precision)
+    transformer.model = _Compiled(transformer.model.config, names, runner)
+
+
+def _input_names(transformer) -> list[str]:
+    sample = transformer.tokenizer(["a"], return_tensors="pt")
+    return [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
+
+
+def _traceable(transformer, names):
+    import torch
+
+    class LastHidden(torch.nn.Module):
+        """The transformer as a function of its tensor inputs, returning ``last_hidden_state`` (what pooling reads)."""
+
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *tensors):
+            return self.inner(**dict(zip(names, tensors)), return_dict=True).last_hidden_state
+
+    sample = transformer.tokenizer(["a short text", "a somewhat longer text than that"], padding=True,
+                                   return_tensors="pt")
+    return LastHidden(transformer.model).eval(), tuple(sample[n] for n in names)
+
+
+@contextlib.contextmanager
+def _tracing():
+    """No gradients, and no tracer warnings: tracing turns the mask's shape checks into constants, which for an
+    encoder they are (mask length = tokens); the tests compare exports with torch on batches of other shapes."""
+    import torch
+
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _export_onnx(transformer, names, precision, path: Path) -> None:
+    import torch
+
+    module, args = _traceable(transformer, names)
+    axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]}
+    fp32 = path.with_name("fp32.onnx") if precision == "int8" else path
+    with _tracing():
+        # the TorchScript exporter: the dynamo one needs onnxscript, which this stack does not install
+        torch.onnx.export(module, args, str(fp32), input_names=names, output_names=["last_hidden_state"],
+                          dynamic_axes=axes, opset_version=17, dynamo=False)
+    if precision == "int8":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(str(fp32), str(path), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul"])
+        fp32.unlink()
+
+
+def _export_openvino(transformer, names, precision, path: Path) -> None:
+    import openvino as ov
+
+    module, args = _traceable(transformer, names)
+    with _tracing():
+        converted = ov.convert_model(module, example_input=args)
+    for port, name in zip(converted.inputs, names):
+        port.get_tensor().set_names({name})
+    if precision == "int8":
+        import nncf
+
+        converted = nncf.compress_weights(converted, mode=nncf.CompressWeightsMode.INT8_ASYM)
+    ov.save_model(converted, str(path), compress_to_fp16=False)  # the default would round fp32 weights to fp16
+
+
+def _onnx_runner(path: Path, names):
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return lambda feed: session.run(None, feed)[0]
+
+
+def _openvino_runner(path: Path, names, precision):
+    import openvino as ov
+
+    hint = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}[precision]
+    compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": hint})
+    request = compiled.create_infer_request()
+    return lambda feed: request.infer(feed)[0].copy()
+
+
+def _compiled_class():
+    import torch
+
+    class Compiled(torch.nn.Module):
+        """Stands where sentence-transformers calls the transformer: tensors in, ``last_hidden_state`` out."""
+
+        def __init__(self, config, names, runner):
+            super().__init__()
+            self.config = config
+            self.names = names
+            self.runner = runner
+
+        def forward(self, input_ids, **features):
+            features["input_ids"] = input_ids
+            out = self.runner({n: features[n].cpu().numpy() for n in self.names})
+            return {"last_hidden_state": torch.from_numpy(out).to(input_ids.device)}
+
+    return Compiled
+
+
+def _Compiled(config, names, runner):  # noqa: N802 (a class made on first use: importing syneg needs no torch)
+    return _compiled_class()(config, names, runner)
