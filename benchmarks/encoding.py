@@ -4,8 +4,8 @@ In one run, interleaved so drift in machine load hits all of them: bare fp32 enc
 (``syneg.embeddings.encode``, cache off), its bf16 path (``model.precision: bf16``) and the exported backends
 (``model.backend``: OpenVINO fp32 / bf16 / int8, ONNX Runtime fp32 / int8). Rates are texts/s and GFLOP/s
 (unpadded tokens x the encoder's FLOPs per token, :mod:`limits`). Quality: nDCG@10 of the 300 SciFact test
-queries against a sub-corpus (their relevant documents plus the first others up to ``quality_docs``) for every
-path, so each fast path's cost in score is measured, not assumed.
+queries against the whole corpus (or, with ``quality_docs``, a sub-corpus: their relevant documents plus the
+first others up to that many) for every path, so each fast path's cost in score is measured, not assumed.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ import limits
 
 
 def _quality_corpus(ds, n_docs: int):
+    """The whole corpus when ``n_docs`` is 0; else the test queries' relevant documents and others up to n_docs."""
+    if n_docs <= 0:
+        return ds.corpus
     relevant = {d for docs in ds.relevant("test").values() for d in docs}
     keep = [d for d in ds.corpus["doc_id"] if d in relevant]
     keep += [d for d in ds.corpus["doc_id"] if d not in relevant][: max(0, n_docs - len(keep))]

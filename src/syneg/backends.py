@@ -87,8 +87,8 @@ def attach(model, backend: str, precision: str, folder: Path) -> None:
         with atomic_path(folder, is_dir=True) as tmp:
             (_export_onnx if backend == "onnx" else _export_openvino)(transformer, names, precision, tmp / file.name)
         log.info("exported %s (%s, %s) to %s", type(transformer.model).__name__, backend, precision, folder)
-    runner = _onnx_runner(file, names) if backend == "onnx" else _openvino_runner(file, names, precision)
-    transformer.model = _Compiled(transformer.model.config, names, runner)
+    runner = _onnx_runner(file) if backend == "onnx" else _openvino_runner(file, precision)
+    transformer.model = _compiled(transformer.model.config, names, runner)
 
 
 def _input_names(transformer) -> list[str]:
@@ -158,14 +158,14 @@ def _export_openvino(transformer, names, precision, path: Path) -> None:
     ov.save_model(converted, str(path), compress_to_fp16=False)  # the default would round fp32 weights to fp16
 
 
-def _onnx_runner(path: Path, names):
+def _onnx_runner(path: Path):
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return lambda feed: session.run(None, feed)[0]
 
 
-def _openvino_runner(path: Path, names, precision):
+def _openvino_runner(path: Path, precision: str):
     import openvino as ov
 
     hint = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}[precision]
@@ -174,7 +174,8 @@ def _openvino_runner(path: Path, names, precision):
     return lambda feed: request.infer(feed)[0].copy()
 
 
-def _compiled_class():
+def _compiled(config, names: list[str], runner):
+    """The module that replaces the transformer's model (made here: importing syneg needs no torch)."""
     import torch
 
     class Compiled(torch.nn.Module):
@@ -191,8 +192,4 @@ def _compiled_class():
             out = self.runner({n: features[n].cpu().numpy() for n in self.names})
             return {"last_hidden_state": torch.from_numpy(out).to(input_ids.device)}
 
-    return Compiled
-
-
-def _Compiled(config, names, runner):  # noqa: N802 (a class made on first use: importing syneg needs no torch)
-    return _compiled_class()(config, names, runner)
+    return Compiled(config, names, runner)
