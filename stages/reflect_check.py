@@ -18,7 +18,8 @@ from syneg.reflect_check import CheckConfig, dense_ranking, run_check
 from syneg.reflection import ReflectConfig, critic_llm
 
 # The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag).
-PARAMS = ("model.base", "model.max_seq_length", "model.precision", "model.backend", *LLM_KEYS, "reflect", "reflect_check")
+PARAMS = ("model.base", "model.max_seq_length", "model.precision", "model.backend", *LLM_KEYS, "reflect",
+          "reflect_check")
 
 app = typer.Typer(add_completion=False)
 

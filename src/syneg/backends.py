@@ -9,7 +9,8 @@ model where sentence-transformers calls its transformer, exactly as optimum's mo
 length-sorted batching, pooling and normalising stay sentence-transformers' own.
 
 Exports are cached under ``$SYNEG_CACHE_DIR/exported/<model fingerprint>/`` (keyed by the model's files and
-the exporting libraries' versions); deleting them costs only the export (seconds).
+the versions of transformers, torch and the runtime); deleting them costs only the export (seconds). An export
+runs on the CPU (these runtimes' CPU plugins), also on a machine with a GPU.
 
 Which combination does what (``make bench`` measures rate and nDCG@10 of each):
 
@@ -35,9 +36,10 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import warnings
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from syneg.io import atomic_path
@@ -47,7 +49,12 @@ log = logging.getLogger(__name__)
 
 BACKENDS: dict[str, tuple[str, ...]] = {"torch": ("fp32", "bf16"), "onnx": ("fp32", "int8"),
                                         "openvino": ("fp32", "bf16", "int8")}
-_LIBRARIES = {"onnx": ("torch", "onnx", "onnxruntime"), "openvino": ("torch", "openvino", "nncf")}
+# what an export depends on besides the model's files: the traced model code (transformers), the tracer (torch)
+# and the runtime that converts and quantizes; a new version of any of them makes a new export
+_LIBRARIES = {"onnx": ("transformers", "torch", "onnx", "onnxruntime"),
+              "openvino": ("transformers", "torch", "openvino")}
+_INT8 = {"onnx": (), "openvino": ("nncf",)}
+_FILES = {"onnx": ("model.onnx",), "openvino": ("model.xml", "model.bin")}
 
 
 def check_backend(backend: str, precision: str) -> tuple[str, str]:
@@ -63,9 +70,21 @@ def check_backend(backend: str, precision: str) -> tuple[str, str]:
 
 
 def export_key(backend: str, precision: str) -> str:
-    """The part of a cache key that names the runtime and the libraries that built the export."""
-    libs = "-".join(f"{lib}{version(lib)}" for lib in _LIBRARIES.get(backend, ()))
-    return f"{backend}-{precision}" + (f"-{libs}" if libs else "")
+    """The export's folder name: backend, stored precision and the versions of the libraries that made it.
+
+    OpenVINO bf16 is a compile-time hint on the fp32 export, so both share one folder.
+
+    Raises:
+        ParamsError: a library the backend needs is not installed (the message says what to install).
+    """
+    stored = "fp32" if precision == "bf16" else precision
+    libs = _LIBRARIES.get(backend, ()) + (_INT8.get(backend, ()) if stored == "int8" else ())
+    try:
+        versions = "-".join(f"{lib}{version(lib)}" for lib in libs)
+    except PackageNotFoundError as exc:
+        raise ParamsError(f"model.backend is {backend!r}, which needs the package {exc.name}: pip install "
+                          f"{exc.name} (make setup installs it), or set model.backend to torch.") from None
+    return f"{backend}-{stored}" + (f"-{versions}" if versions else "")
 
 
 def attach(model, backend: str, precision: str, folder: Path) -> None:
@@ -80,15 +99,40 @@ def attach(model, backend: str, precision: str, folder: Path) -> None:
     check_backend(backend, precision)
     if backend == "torch":
         return
-    transformer = model[0]
+    transformer = _text_transformer(model)
     names = _input_names(transformer)
-    file = folder / ("model.onnx" if backend == "onnx" else "model.xml")
-    if not file.is_file():
-        with atomic_path(folder, is_dir=True) as tmp:
-            (_export_onnx if backend == "onnx" else _export_openvino)(transformer, names, precision, tmp / file.name)
-        log.info("exported %s (%s, %s) to %s", type(transformer.model).__name__, backend, precision, folder)
+    file = folder / _FILES[backend][0]
+    with _export_lock(folder):  # another process exporting the same model waits, then reuses its export
+        if not all((folder / f).is_file() for f in _FILES[backend]):
+            stored = "fp32" if precision == "bf16" else precision
+            with atomic_path(folder, is_dir=True) as tmp:
+                (_export_onnx if backend == "onnx" else _export_openvino)(transformer, names, stored, tmp / file.name)
+            log.info("exported %s (%s, %s) to %s", type(transformer.model).__name__, backend, stored, folder)
     runner = _onnx_runner(file) if backend == "onnx" else _openvino_runner(file, precision)
     transformer.model = _compiled(transformer.model.config, names, runner)
+
+
+@contextlib.contextmanager
+def _export_lock(folder: Path):
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".{folder.name}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _text_transformer(model):
+    """The model's first module when it is a text transformer whose ``forward`` gives the token embeddings."""
+    from sentence_transformers.base.modules.transformer import Transformer
+
+    first = model[0]
+    text = getattr(first, "modality_config", {}).get("text", {}) if isinstance(first, Transformer) else {}
+    if (text.get("method"), text.get("method_output_name")) != ("forward", "last_hidden_state"):
+        raise ParamsError(f"model.backend onnx / openvino exports a text Transformer module's forward; this model's "
+                          f"first module is {type(first).__name__}: set model.backend to torch.")
+    return first
 
 
 def _input_names(transformer) -> list[str]:
@@ -116,12 +160,19 @@ def _traceable(transformer, names):
 
 @contextlib.contextmanager
 def _tracing():
-    """No gradients, and no tracer warnings: tracing turns the mask's shape checks into constants, which for an
-    encoder they are (mask length = tokens); the tests compare exports with torch on batches of other shapes."""
+    """No gradients, and none of the warnings that tracing an encoder always gives.
+
+    transformers' mask code compares shapes that tracing turns into constants, which for an encoder they are
+    (mask length = tokens; the tests compare exports with torch on batches of other shapes); the tracing APIs
+    themselves warn of their deprecation (torch is pinned). Other warnings still show.
+    """
     import torch
 
     with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning, module=r"transformers\.")
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", message="Exporting aten::index operator")
         yield
 
 

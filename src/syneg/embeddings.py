@@ -9,8 +9,8 @@ returns exactly what encoding would; deleting it changes nothing but time.
 
 ``precision="bf16"`` (``model.precision``) encodes under bf16 autocast: on CPUs with AVX512-BF16 or AMX and on
 recent GPUs about twice the fp32 rate, embeddings within 1e-4 cosine of fp32's (``make bench`` measures both and
-the nDCG@10 they give). ``backend="openvino"`` or ``"onnx"`` (``model.backend``) runs the transformer on OpenVINO or
-ONNX Runtime, fp32 or int8 (:mod:`syneg.backends`).
+the nDCG@10 they give). ``backend="openvino"`` (fp32, bf16, int8) or ``"onnx"`` (fp32, int8) (``model.backend``) runs
+the transformer on OpenVINO or ONNX Runtime, on the CPU (:mod:`syneg.backends`).
 
 Example:
     >>> from syneg.embeddings import encode
@@ -66,7 +66,8 @@ def get_model(name: str, max_seq_length: int, backend: str = "torch", precision:
     """
     key = (name, int(max_seq_length)) if backend == "torch" else (name, int(max_seq_length), backend, precision)
     if key not in _loaded:
-        model = models.load(name, max_seq_length)
+        # an export is traced and run on the CPU, whatever device torch would pick
+        model = models.load(name, max_seq_length, device=None if backend == "torch" else "cpu")
         if backend != "torch":
             backends.attach(model, backend, precision, cache_dir() / "exported" / models.fingerprint(name)
                             / backends.export_key(backend, precision))
@@ -96,24 +97,23 @@ def encode(
         prompt: prefix some models want (e.g. ``"query: "`` for E5); part of the cache key.
         use_cache: read and write the cache.
         show_progress_bar: a bar with counts and time left.
-        precision: ``fp32``, or ``bf16`` (autocast: faster where the hardware has bf16 units); ``int8`` on the
-            onnx and openvino backends.
+        precision: ``fp32``, or ``bf16`` (torch: autocast; openvino: its inference precision; faster where the
+            hardware has bf16 units); ``int8`` on the onnx and openvino backends.
         processes: encode on this many processes (sentence-transformers' multi-process pool: one per GPU, or
             CPU processes); the same embeddings up to float rounding.
         backend: ``torch``, ``onnx`` or ``openvino`` (:mod:`syneg.backends`).
     """
     check_precision(precision, backend)
     if processes > 1 and (backend, precision) != ("torch", "fp32"):
-        raise ParamsError(f"runtime.encode_processes is {processes} with model.backend {backend} and model.precision "
-                          f"{precision}: the pool's processes encode with torch in fp32 only. Set one of them back.")
+        raise ParamsError(f"runtime.encode_processes is {processes} with model.backend {backend!r} and "
+                          f"model.precision {precision!r}: the pool's processes encode with torch in fp32 only. Set "
+                          f"runtime.encode_processes to 1, or model.backend to torch and model.precision to fp32.")
     texts = list(texts)
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
     fp = models.fingerprint(model_name)
-    # torch fp32 keeps the keys it always had; an export's key names the libraries that made and run it
-    keyed = fp if (backend, precision) == ("torch", "fp32") else \
-        f"{fp}:{precision}" if backend == "torch" else f"{fp}:{backends.export_key(backend, precision)}"
-    path = cache_dir() / "embeddings" / fp / f"{_key(keyed, max_seq_length, prompt, texts)}.npy"
+    key = _key(_variant(fp, backend, precision), max_seq_length, prompt, texts)
+    path = cache_dir() / "embeddings" / fp / f"{key}.npy"
     if use_cache and path.is_file():
         log.info("embedding cache hit: %d texts, %s", len(texts), path)
         return np.load(path)
@@ -125,6 +125,16 @@ def encode(
             with open(tmp, "wb") as fh:
                 np.save(fh, emb)
     return emb
+
+
+def _variant(fp: str, backend: str, precision: str) -> str:
+    """The model part of an embedding's cache key.
+
+    torch fp32 keeps the key it always had; an export's names the libraries that made and run it.
+    """
+    if backend == "torch":
+        return fp if precision == "fp32" else f"{fp}:{precision}"
+    return f"{fp}:{precision}:{backends.export_key(backend, precision)}"
 
 
 def check_precision(precision: str, backend: str = "torch") -> str:

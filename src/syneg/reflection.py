@@ -283,8 +283,9 @@ def reflect(ds: Dataset, negatives: pd.DataFrame, cfg: ReflectConfig, model: str
             why = "duplicate of another negative of this instance"
         seen.add(key)
         reasons.append(why)
-    scorer = _Scorer(ds, neg, model, max_seq_length, batch_size, emb, precision, backend) if cfg.model_check and len(neg) \
-        else None
+    scorer = None
+    if cfg.model_check and len(neg):
+        scorer = _Scorer(ds, neg, model, max_seq_length, batch_size, emb, precision, backend)
     if scorer is not None:
         _model_check(neg, [i for i, r in enumerate(reasons) if not r or critique_all], reasons, scorer, cfg)
     verdicts: Counter = Counter()
