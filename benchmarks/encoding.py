@@ -10,11 +10,11 @@ first others up to that many) for every path, so each fast path's cost in score 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import limits
 
@@ -53,48 +53,33 @@ def bench_encoding(scifact: Path, n_docs: int, repeats: int, quality_docs: int, 
     paths = {"bare_fp32": lambda: bare.encode(texts, batch_size=64, normalize_embeddings=True,
                                               convert_to_numpy=True),
              **{name: syneg(*bp) for name, bp in variants.items()}}
-    # exports in a fresh folder (their time is reported), then a warm-up outside the timed region
+    # exports in a fresh folder (their time is reported; the project's cache stays as it was), then a warm-up
+    # outside the timed region
     exports = {}
-    with tempfile.TemporaryDirectory() as tmp, _cache_dir(tmp):
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.dict(os.environ, {"SYNEG_CACHE_DIR": tmp}):
         for name, bp in variants.items():
             t0 = time.perf_counter()
             syneg(*bp, some=texts[:64])()
             exports[name] = round(time.perf_counter() - t0, 1)
         bare.encode(texts[:64], batch_size=64)
         best = _time(paths, repeats)
-        scores = {name: _ndcg(ds, quality_docs, model, *bp) for name, bp in variants.items()}
+        quality = _quality_set(ds, quality_docs)
+        scores = {name: _ndcg(quality, model, *bp) for name, bp in variants.items()}
     out = {"texts": len(texts), "matmul_gflops": round(matmul, 1)}
     for name, seconds in best.items():
         out[name] = {"texts_per_s": round(len(texts) / seconds, 1), "gflops": round(flops / seconds / 1e9, 1),
                      "vs_matmul": round(flops / seconds / 1e9 / matmul, 3)}
     out["fp32_vs_bare"] = round(best["bare_fp32"] / best["syneg_fp32"], 3)
     out["bf16_vs_fp32"] = round(best["syneg_fp32"] / best["syneg_bf16"], 3)
-    quality = {}
-    for name in variants:
-        quality[f"ndcg@10_{name}"] = round(100 * scores[name][0], 2)
     for name in fast:
         out[name]["vs_syneg_fp32"] = round(best["syneg_fp32"] / best[name], 3)
-        out[name]["ndcg@10_difference_points"] = round(100 * (scores[name][0] - scores["syneg_fp32"][0]), 2)
+        out[name]["ndcg@10_difference_points"] = round(100 * (scores[name] - scores["syneg_fp32"]), 2)
         out[name]["load_and_export_s"] = exports[name]
         out[name]["goal_met"] = out[name]["vs_syneg_fp32"] >= 2 and abs(out[name]["ndcg@10_difference_points"]) <= 0.3
-    quality["documents"], quality["queries"] = scores["syneg_fp32"][1:]
-    out["quality"] = quality
+    out["quality"] = {**{f"ndcg@10_{name}": round(100 * score, 2) for name, score in scores.items()},
+                      "documents": len(quality["docs"]), "queries": len(quality["qids"])}
     out["goal"] = "fp32_vs_bare >= 0.95; a fast path: vs_syneg_fp32 >= 2 with |ndcg@10_difference_points| <= 0.3"
     return out
-
-
-@contextlib.contextmanager
-def _cache_dir(folder):
-    """Exports in a folder of their own, so their time is measured and the project's cache stays as it was."""
-    old = os.environ.get("SYNEG_CACHE_DIR")
-    os.environ["SYNEG_CACHE_DIR"] = folder
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("SYNEG_CACHE_DIR")
-        else:
-            os.environ["SYNEG_CACHE_DIR"] = old
 
 
 def _time(paths: dict, repeats: int) -> dict:
@@ -107,22 +92,27 @@ def _time(paths: dict, repeats: int) -> dict:
     return best
 
 
-def _ndcg(ds, quality_docs: int, model: str, backend: str, precision: str) -> tuple[float, int, int]:
-    """nDCG@10 of the test queries on the sub-corpus, encoded on ``backend`` at ``precision``; and the sizes."""
-    from syneg import embeddings
+def _quality_set(ds, quality_docs: int) -> dict:
+    """What every path's nDCG@10 is measured on: the (sub-)corpus, the test queries and their qrels."""
     from syneg.data.store import Dataset, corpus_texts
-    from syneg.evaluation import evaluate
-    from syneg.retrieval.dense import search
 
     corpus = _quality_corpus(ds, quality_docs)
     sub = Dataset(corpus=corpus, queries=ds.queries, qrels=ds.qrels)
     qrels = sub.relevant("test")
-    qids = list(qrels)
     qtext = dict(zip(ds.queries["query_id"], ds.queries["text"]))
+    return {"doc_ids": corpus["doc_id"].tolist(), "docs": corpus_texts(sub), "qids": list(qrels),
+            "queries": [qtext[x] for x in qrels], "qrels": qrels}
+
+
+def _ndcg(quality: dict, model: str, backend: str, precision: str) -> float:
+    """nDCG@10 of ``quality`` (:func:`_quality_set`) encoded on ``backend`` at ``precision``."""
+    from syneg import embeddings
+    from syneg.evaluation import evaluate
+    from syneg.retrieval.dense import search
+
     kw = dict(use_cache=False, show_progress_bar=False, precision=precision, backend=backend)
-    d = embeddings.encode(model, corpus_texts(sub), 256, 64, **kw)
-    q = embeddings.encode(model, [qtext[x] for x in qids], 256, 64, **kw)
-    s, i = search(q, d, 100)
-    doc_ids = corpus["doc_id"].tolist()
-    run = {x: {doc_ids[j]: float(v) for j, v in zip(i[r], s[r])} for r, x in enumerate(qids)}
-    return evaluate(qrels, run)["ndcg@10"], len(corpus), len(qids)
+    s, i = search(embeddings.encode(model, quality["queries"], 256, 64, **kw),
+                  embeddings.encode(model, quality["docs"], 256, 64, **kw), 100)
+    ids = quality["doc_ids"]
+    run = {x: {ids[j]: float(v) for j, v in zip(i[r], s[r])} for r, x in enumerate(quality["qids"])}
+    return evaluate(quality["qrels"], run)["ndcg@10"]

@@ -36,13 +36,13 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import warnings
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from syneg.io import atomic_path
+from syneg.locking import file_lock
 from syneg.params import ParamsError
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,9 @@ def check_backend(backend: str, precision: str) -> tuple[str, str]:
         raise ParamsError(f"model.backend is {backend!r}; use one of {', '.join(BACKENDS)}.")
     if precision not in BACKENDS[backend]:
         others = [b for b, ps in BACKENDS.items() if precision in ps]
+        if backend == "torch":  # the default backend: the message need not name it
+            hint = f" ({precision}: with model.backend {' or '.join(others)})" if others else ""
+            raise ParamsError(f"model.precision is {precision!r}; use one of {', '.join(BACKENDS[backend])}{hint}.")
         fix = f", or model.backend to {' or '.join(others)}" if others else ""
         raise ParamsError(f"model.precision is {precision!r} with model.backend {backend!r}; {backend} runs "
                           f"{' or '.join(BACKENDS[backend])}: set model.precision to one of those{fix}.")
@@ -77,7 +80,7 @@ def export_key(backend: str, precision: str) -> str:
     Raises:
         ParamsError: a library the backend needs is not installed (the message says what to install).
     """
-    stored = "fp32" if precision == "bf16" else precision
+    stored = _stored(precision)
     libs = _LIBRARIES.get(backend, ()) + (_INT8.get(backend, ()) if stored == "int8" else ())
     try:
         versions = "-".join(f"{lib}{version(lib)}" for lib in libs)
@@ -85,6 +88,11 @@ def export_key(backend: str, precision: str) -> str:
         raise ParamsError(f"model.backend is {backend!r}, which needs the package {exc.name}: pip install "
                           f"{exc.name} (make setup installs it), or set model.backend to torch.") from None
     return f"{backend}-{stored}" + (f"-{versions}" if versions else "")
+
+
+def _stored(precision: str) -> str:
+    """The precision an export is stored in: OpenVINO's bf16 is a compile hint on the fp32 export."""
+    return "fp32" if precision == "bf16" else precision
 
 
 def attach(model, backend: str, precision: str, folder: Path) -> None:
@@ -102,25 +110,15 @@ def attach(model, backend: str, precision: str, folder: Path) -> None:
     transformer = _text_transformer(model)
     names = _input_names(transformer)
     file = folder / _FILES[backend][0]
-    with _export_lock(folder):  # another process exporting the same model waits, then reuses its export
+    # another process exporting the same model waits, then reuses its export
+    with file_lock(folder.parent / f".{folder.name}.lock"):
         if not all((folder / f).is_file() for f in _FILES[backend]):
-            stored = "fp32" if precision == "bf16" else precision
+            stored = _stored(precision)
             with atomic_path(folder, is_dir=True) as tmp:
                 (_export_onnx if backend == "onnx" else _export_openvino)(transformer, names, stored, tmp / file.name)
             log.info("exported %s (%s, %s) to %s", type(transformer.model).__name__, backend, stored, folder)
     runner = _onnx_runner(file) if backend == "onnx" else _openvino_runner(file, precision)
     transformer.model = _compiled(transformer.model.config, names, runner)
-
-
-@contextlib.contextmanager
-def _export_lock(folder: Path):
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.parent / f".{folder.name}.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _text_transformer(model):

@@ -39,9 +39,6 @@ from syneg.params import ParamsError
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = backends.BACKENDS["torch"]
-
-
 def cache_dir() -> Path:
     return Path(os.environ.get("SYNEG_CACHE_DIR", ".cache/syneg"))
 
@@ -103,7 +100,7 @@ def encode(
             CPU processes); the same embeddings up to float rounding.
         backend: ``torch``, ``onnx`` or ``openvino`` (:mod:`syneg.backends`).
     """
-    check_precision(precision, backend)
+    backends.check_backend(backend, precision)
     if processes > 1 and (backend, precision) != ("torch", "fp32"):
         raise ParamsError(f"runtime.encode_processes is {processes} with model.backend {backend!r} and "
                           f"model.precision {precision!r}: the pool's processes encode with torch in fp32 only. Set "
@@ -135,15 +132,6 @@ def _variant(fp: str, backend: str, precision: str) -> str:
     if backend == "torch":
         return fp if precision == "fp32" else f"{fp}:{precision}"
     return f"{fp}:{precision}:{backends.export_key(backend, precision)}"
-
-
-def check_precision(precision: str, backend: str = "torch") -> str:
-    """``precision`` when ``backend`` runs it; else a one-line error naming ``model.precision`` (and the backend)."""
-    if backend == "torch" and precision not in PRECISIONS:
-        raise ParamsError(f"model.precision is {precision!r}; use one of {', '.join(PRECISIONS)}"
-                          + (" (int8: with model.backend onnx or openvino)." if precision == "int8" else "."))
-    backends.check_backend(backend, precision)
-    return precision
 
 
 def _autocast(precision: str, device):

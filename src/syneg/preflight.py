@@ -40,7 +40,7 @@ def _sections() -> list[tuple[str, type]]:
 def problems(data: dict[str, Any], source: str = "params.yaml") -> list[str]:
     """Every problem of the params ``data``, one line each; empty when every stage would accept them."""
     from syneg.data.fetch import check_lists
-    from syneg.embeddings import check_precision
+    from syneg.backends import check_backend
     from syneg.llm.config import LLMConfig
 
     found: list[str] = []
@@ -59,7 +59,7 @@ def problems(data: dict[str, Any], source: str = "params.yaml") -> list[str]:
         check((key,), lambda p, k=key: p.get(k))
     check(("llm",), lambda p: p.build(LLMConfig, "llm", runtime=p.runtime_section))
     check(("model.precision", "model.backend"),
-          lambda p: check_precision(p.get("model.precision"), p.get("model.backend")))
+          lambda p: check_backend(p.get("model.backend"), p.get("model.precision")))
     for knob in ("encode_batch_size", "encode_processes", "search_chunk_size"):
         check((), lambda p, k=knob: p.runtime(k))
     return found

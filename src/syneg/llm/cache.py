@@ -29,7 +29,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gzip
 import hashlib
 import json
@@ -38,6 +37,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple
+
+from syneg.locking import file_lock
 
 JOURNAL = "journal.jsonl"
 MAX_PACK_BYTES = 1_500_000     # compressed; git hosts and reviewers dislike files over 2 MB
@@ -139,12 +140,8 @@ class AnswerCache:
     def _flock(self) -> Iterator[None]:
         self.path.mkdir(parents=True, exist_ok=True)
         # Beside the folder, not in it: the folder is a DVC output and its files are committed.
-        with open(self.path.with_name(self.path.name + ".lock"), "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with file_lock(self.path.with_name(self.path.name + ".lock")):
+            yield
 
     def _repair_journal(self) -> None:
         """Cut a line torn by a kill, so the next append starts on a line of its own."""
