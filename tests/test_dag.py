@@ -43,8 +43,9 @@ def test_the_check_names_each_drift(tmp_path):
         "stage 'mine' lists src/syneg/llm/asking.py in deps but does not import it",
         "stage 'mine' params are ['model', 'mine']; the code reads ['mine']",
         "stage 'mix' passes data/elsewhere but lists it (or a file in it) in no deps or outs",
-        "stage 'train' command does not start with 'PYTHONPATH=src python stages/': a queued or --temp experiment "
-        "would import the main checkout's code, not its own src/",
+        "stage 'train' command does not start with 'SYNEG_PARENT=$PPID PYTHONPATH=src python stages/': a queued or "
+        "--temp experiment would import the main checkout's code, not its own src/, and a stage would not know "
+        "DVC's pid to end with it",
     ])
 
 

@@ -34,6 +34,20 @@ with atomic_path({str(out)!r}, is_dir=True) as tmp:
     assert (out / "weights").read_bytes() == b"y" and not list(tmp_path.glob(f".model{TMP_MARK}*"))
 
 
+def test_a_temporary_in_the_form_of_earlier_versions_is_removed_by_the_next_write(tmp_path):
+    """`.finetuned.k3j_x9q2` (mkdtemp's suffix, no pid): what versions before TMP_MARK left after a kill."""
+    (tmp_path / ".finetuned.k3j_x9q2").mkdir()
+    (tmp_path / ".finetuned.k3j_x9q2" / "model.safetensors").write_bytes(b"x")
+    (tmp_path / ".train.json.ab12cd34").write_text("{")
+    keep = [tmp_path / ".finetuned.notes", tmp_path / ".finetuned.ABCDEFGH", tmp_path / ".finetuned2.k3j_x9q2"]
+    for path in keep:
+        path.write_text("not a temporary of ours")
+    with atomic_path(tmp_path / "finetuned", is_dir=True) as tmp:
+        (tmp / "weights").write_bytes(b"y")
+    write_json(tmp_path / "train.json", {"steps": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["finetuned", "train.json", *(p.name for p in keep)])
+
+
 def test_a_live_writers_temporary_is_left_alone(tmp_path):
     live = tmp_path / f".a.json{TMP_MARK}{os.getpid()}-abc"
     live.mkdir()
@@ -59,24 +73,46 @@ with atomic_path(sys.argv[1] + "/model", is_dir=True) as tmp:
     assert mode(tmp_path / "model" / "sub" / "w.bin") == file_mode
 
 
-def _launch(shell: str, command: str, env: dict | None = None) -> subprocess.Popen:
-    """A stand-in for DVC: a process that runs ``command`` through ``shell`` (stdout passed through)."""
-    parent = subprocess.Popen([*PY, f"""
+# A stand-in for DVC: it runs the command through the shell and waits. With a subreaper above it (as a container's
+# init or systemd --user is), the orphans of a killed DVC are adopted by that ancestor instead of init.
+DVC = """
 import subprocess, sys
-child = subprocess.Popen([{shell!r}, "-c", sys.argv[1]], stdout=sys.stdout)
+child = subprocess.Popen([sys.argv[1], "-c", sys.argv[2]], stdout=sys.stdout)
 print(child.pid, flush=True)
 child.wait()
-""", command], stdout=subprocess.PIPE, text=True, env=env)
-    parent.stdout.readline()  # the shell's pid: it has started
-    return parent
+"""
+SUBREAPER = """
+import ctypes, os, subprocess, sys
+ctypes.CDLL("libc.so.6").prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+dvc = subprocess.Popen([sys.executable, "-c", sys.argv[1], *sys.argv[2:]], stdout=subprocess.PIPE, text=True)
+dvc.stdout.readline()
+print(dvc.pid, flush=True)
+while True:  # reap DVC, then the shell and the stage it adopts
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+"""
 
 
-def _kill_and_wait(parent: subprocess.Popen, stage: Path, then=lambda: None, timeout: float = 10) -> bool:
+def _launch(shell: str, command: str, env: dict | None = None,
+            subreaper: bool = False) -> tuple[subprocess.Popen, int]:
+    """Start a stand-in DVC that runs ``command`` (which, as dvc.yaml's do, starts with ``SYNEG_PARENT=$PPID``)
+    through ``shell``; the process started and the stand-in DVC's pid, once the shell runs."""
+    command = f"SYNEG_PARENT=$PPID {command}"
+    args = [*PY, SUBREAPER, DVC, shell, command] if subreaper else [*PY, DVC, shell, command]
+    top = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env)
+    first = top.stdout.readline()  # subreaper: DVC's pid; else the shell's pid, once it has started
+    return top, int(first) if subreaper else top.pid
+
+
+def _kill_and_wait(top: subprocess.Popen, dvc: int, stage: Path, then=lambda: None, timeout: float = 10) -> bool:
     """``kill -9`` the stand-in DVC, run ``then``, and wait for the stage script ``stage`` to end; whether it
     ended (gone, or a zombie nobody has reaped yet) within ``timeout`` seconds."""
     stage_pid = int(subprocess.run(["pgrep", "-f", str(stage), "-n"], capture_output=True, text=True).stdout)
-    os.kill(parent.pid, signal.SIGKILL)
-    parent.wait()
+    os.kill(dvc, signal.SIGKILL)
+    if top.pid == dvc:
+        top.wait()
     then()
 
     def ended() -> bool:
@@ -91,47 +127,58 @@ def _kill_and_wait(parent: subprocess.Popen, stage: Path, then=lambda: None, tim
     return ended()
 
 
-@pytest.mark.parametrize("shell", ["sh", "bash"])
-def test_a_stage_dies_with_the_process_that_started_it_and_cleans_its_temporary(tmp_path, shell):
-    """kill -9 of the parent (DVC) ends the stage, also through a shell that does not exec the command (dash),
-    and the stage's SIGTERM handler removes the temporary it was writing."""
+LAUNCHES = [("sh", False), ("bash", False), ("sh", True)]
+
+
+@pytest.mark.parametrize("shell, subreaper", LAUNCHES, ids=["sh", "bash", "sh-under-a-subreaper"])
+def test_a_stage_dies_with_the_process_that_started_it_and_cleans_its_temporary(tmp_path, shell, subreaper):
+    """kill -9 of DVC ends the stage, also through a shell that does not exec the command (dash) and under a
+    subreaper, and the stage's SIGTERM handler removes the temporary it was writing."""
     stage = tmp_path / "stage_die_with_parent.py"
     stage.write_text(f"""
 import time
-from syneg.cli import die_with_parent
+from syneg.lifetime import die_with_parent
 from syneg.io import atomic_path
 die_with_parent(poll=0.1)
 with atomic_path({str(tmp_path / 'model')!r}, is_dir=True) as tmp:
     print("training", flush=True)
     time.sleep(60)
 """)
-    parent = _launch(shell, f"{sys.executable} {stage}")
-    assert parent.stdout.readline() == "training\n"
-    assert _kill_and_wait(parent, stage)
+    (tmp_path / "out").touch()
+    top, dvc = _launch(shell, f"{sys.executable} {stage} >{tmp_path / 'out'}", subreaper=subreaper)
+    deadline = time.time() + 30
+    while (tmp_path / "out").read_text() != "training\n" and time.time() < deadline:
+        time.sleep(0.05)
+    assert (tmp_path / "out").read_text() == "training\n"
+    assert _kill_and_wait(top, dvc, stage)
     assert not list(tmp_path.glob(f".model{TMP_MARK}*")) and not (tmp_path / "model").exists()
+    top.wait(10)
 
 
-@pytest.mark.parametrize("shell", ["sh", "bash"])
-def test_a_stage_whose_dvc_died_before_it_armed_itself_exits_at_once(tmp_path, shell):
-    """kill -9 of DVC while the stage is still importing (before setup() arms it): the stage, adopted by init,
-    exits when it arms instead of running to the end; run by hand (no DVC_STAGE), the same stage runs on."""
+@pytest.mark.parametrize("shell, subreaper", LAUNCHES, ids=["sh", "bash", "sh-under-a-subreaper"])
+def test_a_stage_whose_dvc_died_before_it_armed_itself_exits_at_once(tmp_path, shell, subreaper):
+    """kill -9 of DVC while the stage is still importing (before setup() arms it): the stage, adopted by init or
+    by a subreaper, exits when it arms instead of running to the end; run by hand (no SYNEG_PARENT), the same
+    stage runs on."""
     stage = tmp_path / "stage_orphaned.py"
     stage.write_text(f"""
 import os, time
 while os.path.exists({str(tmp_path / 'importing')!r}):  # the slow imports of a real stage
     time.sleep(0.05)
-from syneg.cli import die_with_parent
+from syneg.lifetime import die_with_parent
 die_with_parent(poll=0.1)
 open({str(tmp_path / 'ran')!r}, "w").close()
 """)
-    for dvc_stage, runs in (("train@scifact", False), (None, True)):
-        (tmp_path / "importing").touch()
-        env = {k: v for k, v in os.environ.items() if k != "DVC_STAGE"} | ({"DVC_STAGE": dvc_stage} if dvc_stage else {})
-        parent = _launch(shell, f"{sys.executable} {stage} 2>{tmp_path / 'err'}", env)
-        time.sleep(0.3)  # the stage is importing
-        _kill_and_wait(parent, stage, then=lambda: (tmp_path / "importing").unlink())  # imports done: it arms
-        assert (tmp_path / "ran").exists() == runs
-        if not runs:
-            assert (tmp_path / "err").read_text() == ("error: DVC ended before stage 'train@scifact' started; nothing "
-                                                      "was written.\n")
-        (tmp_path / "ran").unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if k != "DVC_STAGE"} | {"DVC_STAGE": "train@scifact"}
+    (tmp_path / "importing").touch()
+    top, dvc = _launch(shell, f"{sys.executable} {stage} 2>{tmp_path / 'err'}", env, subreaper)
+    time.sleep(0.3)  # the stage is importing
+    assert _kill_and_wait(top, dvc, stage, then=lambda: (tmp_path / "importing").unlink())  # imports done: it arms
+    assert not (tmp_path / "ran").exists()
+    assert (tmp_path / "err").read_text() == ("error: DVC ended before stage 'train@scifact' started; nothing was "
+                                              "written.\n")
+    top.wait(10)
+
+    by_hand = {k: v for k, v in env.items() if k != "SYNEG_PARENT"}
+    subprocess.run([sys.executable, str(stage)], env=by_hand, check=True, timeout=60)
+    assert (tmp_path / "ran").exists()

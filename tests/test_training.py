@@ -32,7 +32,7 @@ def test_training_is_seeded_and_changes_the_model(tmp_path):
     assert curve[:2] == ["step", "loss"] and curve[2::2] == ["1", "2"]  # one point per optimizer step
     norms = (tmp_path / "live" / "plots" / "metrics" / "grad_norm.tsv").read_text().split()
     assert norms[:2] == ["step", "grad_norm"] and norms[2::2] == ["1", "2"]
-    assert s1["grad_norm_steps"] == 2 and s1["grad_norm_variance"] >= 0
+    assert s1["grad_norm_steps"] == 2 and s1["grad_norm_partial_steps"] == 0 and s1["grad_norm_variance"] >= 0
     assert s1["grad_norm_mean"] == pytest.approx(sum(float(v) for v in norms[3::2]) / 2, rel=1e-5)
     live = (tmp_path / "live" / "metrics.json").read_text()
     assert "runtime" not in live and "per_second" not in live  # no wall clock in the DVC output
@@ -59,12 +59,13 @@ def _shared_positives(rows=20, distinct=3):
 def test_every_row_is_trained_once_per_epoch_whatever_the_batch_size(tmp_path, monkeypatch, batch_size, epochs):
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
-    seen = []
+    seen, sizes = [], []
     forward = MultipleNegativesRankingLoss.forward
 
     def counting(self, sentence_features, labels=None):
         ids = sentence_features[0]["input_ids"]
         seen.extend(self.model.tokenizer.batch_decode(ids, skip_special_tokens=True))
+        sizes.append(len(ids))
         return forward(self, sentence_features, labels)
 
     monkeypatch.setattr(MultipleNegativesRankingLoss, "forward", counting)
@@ -74,6 +75,9 @@ def test_every_row_is_trained_once_per_epoch_whatever_the_batch_size(tmp_path, m
     assert sorted(seen) == sorted([a.lower() for a in data["anchor"]] * epochs)  # each row, once per epoch
     assert summary["instances"] == len(data)
     assert summary["steps"] >= epochs * -(-len(data) // 3)  # at most 3 rows (one per positive) in a batch
+    # the gradient-norm variance is over the full batches; the smaller ones are left out and counted
+    full = sum(size == batch_size for size in sizes)
+    assert (summary["grad_norm_steps"], summary["grad_norm_partial_steps"]) == (full, len(sizes) - full)
 
 
 def test_the_exact_sampler_counts_the_batches_sentence_transformers_underestimates():

@@ -5,13 +5,11 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import signal
 import sys
-import threading
-import time
 import traceback
 from typing import Any
 
+from syneg import lifetime
 from syneg.errors import UserError
 
 
@@ -97,63 +95,10 @@ def _fail(line: str, debug: bool) -> None:
     raise SystemExit(1) from None
 
 
-SHELLS = {"sh", "dash", "bash", "zsh", "fish", "ksh"}
-
-
-def _ppid(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
-            return int(fh.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _comm(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/comm", encoding="utf-8") as fh:
-            return fh.read().strip()
-    except OSError:
-        return ""
-
-
-def die_with_parent(poll: float = 1.0) -> None:
-    """End this process when the one that started it ends, even by ``kill -9`` (Linux; elsewhere a no-op).
-
-    The kernel sends SIGTERM when the parent dies (``PR_SET_PDEATHSIG``); when the parent is a shell that
-    DVC ran the command through and that stays (dash does not exec the command), a watchdog thread also ends
-    the stage once that shell loses its own parent. SIGTERM raises ``SystemExit``, so ``finally`` blocks run
-    and temporary outputs are removed. A stage DVC started (``DVC_STAGE`` is set) whose DVC already ended
-    while it was importing, before it could arm itself, finds itself adopted by init and exits at once."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    parent = os.getppid()
-    shell = _comm(parent) in SHELLS
-    launcher = _ppid(parent) if shell else parent
-    if "DVC_STAGE" in os.environ and launcher == 1:  # checked after arming: DVC cannot slip between the two
-        print(f"error: DVC ended before stage '{os.environ['DVC_STAGE']}' started; nothing was written.",
-              file=sys.stderr)
-        sys.exit(128 + signal.SIGTERM)
-    if not shell or launcher in (None, 0, 1):
-        return
-
-    def watch() -> None:
-        while _ppid(parent) == launcher:
-            time.sleep(poll)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, name="syneg-die-with-parent", daemon=True).start()
-
-
 def setup(stage: str) -> None:
     """Quiet, timestamped logs; stable thread count so the same params give the same numbers; the stage ends
-    with the process that started it (:func:`die_with_parent`)."""
-    die_with_parent()
+    with DVC, the process that started it (:func:`syneg.lifetime.die_with_parent`)."""
+    lifetime.die_with_parent()
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {stage} %(levelname)s %(message)s")
     for noisy in ("httpx", "httpx2", "openai", "sentence_transformers", "datasets", "transformers", "dvc", "urllib3",
                   "faiss", "beir"):

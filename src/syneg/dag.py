@@ -100,11 +100,13 @@ def import_closure(script: Path, root: Path = ROOT) -> set[str]:
 
 # A stage imports syneg from the src/ beside it: the editable install points at the main checkout, so without
 # this a queued or --temp experiment (run in .dvc/tmp/exps/...) would run the workspace's code, not its commit's.
-CMD_PREFIX = "PYTHONPATH=src python stages/"
+# SYNEG_PARENT=$PPID: the shell DVC runs the command through expands it to DVC's pid, which the stage watches
+# (syneg.lifetime) so that it ends with DVC even when a shell or a subreaper stands between them.
+CMD_PREFIX = "SYNEG_PARENT=$PPID PYTHONPATH=src python stages/"
 
 
 def script_of(cmd: str) -> Path:
-    """The stage script a dvc.yaml command runs (``PYTHONPATH=src python stages/<script>.py ...``)."""
+    """The stage script a dvc.yaml command runs (``SYNEG_PARENT=$PPID PYTHONPATH=src python stages/<script>.py ...``)."""
     words = [w for w in shlex.split(cmd) if w.endswith(".py")]
     if not words:
         raise ValueError(f"no Python script in the command {cmd!r}")
@@ -187,7 +189,8 @@ def check(dvc_yaml: Path, root: Path = ROOT) -> list[str]:
             problems.append(f"{dvc_yaml}: stage '{name}' lists {extra} in deps but does not import it")
         if not stage.get("cmd", "").startswith(CMD_PREFIX):
             problems.append(f"{dvc_yaml}: stage '{name}' command does not start with '{CMD_PREFIX}': a queued or "
-                            f"--temp experiment would import the main checkout's code, not its own src/")
+                            f"--temp experiment would import the main checkout's code, not its own src/, and a "
+                            f"stage would not know DVC's pid to end with it")
         declared = set(deps) | {n for key in ("outs", "metrics", "plots") for n in _names(stage.get(key))}
         for path in _cmd_paths(stage.get("cmd", "")):
             if not any(d == path or d.startswith(path.rstrip("/") + "/") for d in declared):

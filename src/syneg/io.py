@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,6 +16,9 @@ import pandas as pd
 
 WRITTEN: list[Path] = []  # every path this process renamed into place (see keep_last_good)
 TMP_MARK = ".tmp-"  # `.<name>.tmp-<pid>-<random>`: a temporary beside its output (ignored by git)
+# Before TMP_MARK (2026-11), temporaries were `.<name>.<8 characters of mkdtemp>`, with no pid to tell whether
+# their writer still runs; no version writes them now, so one found beside an output is a leftover.
+LEGACY_TMP = re.compile(r"[a-z0-9_]{8}")
 
 
 def _umask() -> int:
@@ -52,7 +56,8 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False) -> Iterator[Path]
 
     The rename happens only when the block finishes without an exception, so a crash or ``kill -9`` leaves
     either the old file or no file, never a truncated one. A temporary that a killed process left beside
-    ``path`` is removed the next time ``path`` is written; what is renamed gets the user's umask modes.
+    ``path`` is removed the next time ``path`` is written (so is one in the form earlier versions used,
+    ``.<name>.<8 characters>``); what is renamed gets the user's umask modes.
 
     Example:
         >>> with atomic_path("/tmp/syneg-doc.txt") as tmp:
@@ -64,6 +69,13 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False) -> Iterator[Path]
     for stale in path.parent.glob(f"{prefix}*"):
         if _owner_gone(stale):
             shutil.rmtree(stale, ignore_errors=True)
+    for legacy in path.parent.glob(f".{path.name}.????????"):
+        if not LEGACY_TMP.fullmatch(legacy.name[len(path.name) + 2:]):
+            continue
+        if legacy.is_dir() and not legacy.is_symlink():
+            shutil.rmtree(legacy, ignore_errors=True)
+        else:
+            legacy.unlink(missing_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=path.parent))
     target = tmp if is_dir else tmp / path.name
     try:

@@ -172,38 +172,46 @@ class Params:
         return build(cls, self.section(name), name, self.source, **extra)
 
 
+TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list",
+              dict: "a mapping", type(None): "null"}
+
+
+def _fits(value: Any, kind: type) -> bool:
+    """``value`` is of the declared ``kind``: an int is a number, a bool is neither an int nor a number."""
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def _allowed(hint: Any) -> tuple[type, ...] | None:
+    """The types a field's annotation admits (``float | None`` -> ``(float, NoneType)``); None when it is not
+    a plain union of classes (left to the dataclass to check)."""
+    import types
+    import typing
+
+    union = isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union
+    allowed = tuple(typing.get_origin(a) or a for a in (typing.get_args(hint) if union else (hint,)))
+    if not all(isinstance(a, type) for a in allowed) or object in allowed or Any in allowed:
+        return None
+    return allowed
+
+
 def _type_error(cls: type, values: dict[str, Any]) -> str | None:
     """The first value of ``values`` whose type the dataclass ``cls`` does not declare, as ``key is 'abc' (a
     string); expected a number``. An int is a number; a bool is neither; ``None`` only where the type allows it."""
-    import types
     import typing
 
     try:
         hints = typing.get_type_hints(cls)
     except Exception:  # an annotation that cannot be resolved: leave the check to the class
         return None
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list",
-             dict: "a mapping", type(None): "null"}
     for key, value in values.items():
-        hint = hints.get(key)
-        if hint is None:
-            continue
-        allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union \
-            else (hint,)
-        allowed = tuple(typing.get_origin(a) or a for a in allowed)
-        if not all(isinstance(a, type) for a in allowed) or object in allowed or Any in allowed:
-            continue
-
-        def fits(v: Any, t: type) -> bool:
-            if t is float:
-                return isinstance(v, (int, float)) and not isinstance(v, bool)
-            if t is int:
-                return isinstance(v, int) and not isinstance(v, bool)
-            return isinstance(v, t)
-
-        if not any(fits(value, t) for t in allowed):
-            expected = " or ".join(names.get(t, t.__name__) for t in allowed)
-            return f"{key} is {value!r} ({names.get(type(value), type(value).__name__)}); expected {expected}"
+        allowed = _allowed(hints[key]) if key in hints else None
+        if allowed and not any(_fits(value, t) for t in allowed):
+            expected = " or ".join(TYPE_NAMES.get(t, t.__name__) for t in allowed)
+            return f"{key} is {value!r} ({TYPE_NAMES.get(type(value), type(value).__name__)}); expected {expected}"
     return None
 
 

@@ -110,13 +110,17 @@ def exact_batch_sampler():
     more (smaller) batches, and the trainer stops at the advertised count: on SciFact 916 of 919 rows were
     trained. Counting the pass (seeded like the pass that follows, so the same batches) closes the gap.
 
+    The class records the size of every batch it yields, in order (``yielded``), so the gradient norm of a
+    step can be told apart from one of a small remainder batch (:func:`grad_norm_stats`).
+
     Returns:
-        The sampler class; sentence-transformers' trainer takes it as ``batch_sampler``.
+        The sampler class (a new one per call); sentence-transformers' trainer takes it as ``batch_sampler``.
     """
     from sentence_transformers.base import sampler as st
 
     class ExactNoDuplicatesBatchSampler(st.NoDuplicatesBatchSampler):
         _counted: tuple[int, int] | None = None  # (epoch, batches)
+        yielded: list[int] = []  # sizes of the batches yielded, every epoch, in order (per class: per run)
 
         def __len__(self) -> int:
             if self.drop_last:
@@ -133,6 +137,12 @@ def exact_batch_sampler():
                 self._counted = (self.epoch, sum(1 for _ in passes))
             return self._counted[1]
 
+        def __iter__(self):
+            for batch in super().__iter__():
+                type(self).yielded.append(len(batch))
+                yield batch
+
+    ExactNoDuplicatesBatchSampler.yielded = []
     return ExactNoDuplicatesBatchSampler
 
 
@@ -156,21 +166,47 @@ def _live_callback(live_dir: str):
     return StableDVCLiveCallback(live=Live(live_dir, save_dvc_exp=False, dvcyaml=None, report=None))
 
 
-def grad_norm_stats(log_history: list[dict]) -> dict:
-    """Mean and variance of the gradient norm over the logged steps: the paper's evidence of stable training
-    (its V, the variance, is 155 for hybrid against 188 for direct mixing).
+def grad_norm_stats(log_history: list[dict], batch_sizes: list[int] | None = None, batch_size: int | None = None,
+                    world_size: int = 1) -> dict:
+    """Mean and variance of the gradient norm over the logged steps whose batch was full: the paper's evidence
+    of stable training (its V, the variance, is 155 for hybrid against 188 for direct mixing).
+
+    A batch smaller than ``batch_size`` (the remainder of a pass, or the few rows the no-duplicates sampler
+    deferred to the end) has fewer in-batch negatives and a gradient of another size: one such step (a few
+    deferred rows, gradient norm 61 against 8 to 12) made a run's variance 85 instead of about 1. Those steps
+    are left out and counted.
+
+    Args:
+        log_history: the trainer's ``state.log_history`` (an entry with ``grad_norm`` and ``step`` per logged
+            step).
+        batch_sizes: the size of every batch the sampler yielded, in order (one per step and process); None
+            counts every step.
+        batch_size: the rows of a full batch (per process).
+        world_size: processes; step ``s`` trained batches ``(s-1) x world_size`` to ``s x world_size - 1``.
 
     Example:
-        >>> grad_norm_stats([{"loss": 1.0, "grad_norm": 2.0}, {"loss": 0.9, "grad_norm": 4.0}, {"train_loss": 1}])
-        {'grad_norm_mean': 3.0, 'grad_norm_variance': 1.0, 'grad_norm_steps': 2}
+        >>> log = [{"loss": 1.0, "grad_norm": 2.0, "step": 1}, {"loss": 0.9, "grad_norm": 4.0, "step": 2},
+        ...        {"loss": 0.5, "grad_norm": 61.0, "step": 3}, {"train_loss": 1}]
+        >>> grad_norm_stats(log, batch_sizes=[32, 32, 3], batch_size=32)
+        {'grad_norm_mean': 3.0, 'grad_norm_variance': 1.0, 'grad_norm_steps': 2, 'grad_norm_partial_steps': 1}
     """
-    norms = [float(entry["grad_norm"]) for entry in log_history if "grad_norm" in entry]
+    def full(step: int) -> bool:
+        if batch_sizes is None or batch_size is None:
+            return True
+        group = batch_sizes[(step - 1) * world_size: step * world_size]
+        return len(group) == world_size and all(size == batch_size for size in group)
+
+    logged = [(int(e.get("step", i + 1)), float(e["grad_norm"]))
+              for i, e in enumerate(e for e in log_history if "grad_norm" in e)]
+    norms = [norm for step, norm in logged if full(step)]
+    partial = len(logged) - len(norms)
     if not norms:
-        return {"grad_norm_mean": None, "grad_norm_variance": None, "grad_norm_steps": 0}
+        return {"grad_norm_mean": None, "grad_norm_variance": None, "grad_norm_steps": 0,
+                "grad_norm_partial_steps": partial}
     mean = sum(norms) / len(norms)
     variance = sum((n - mean) ** 2 for n in norms) / len(norms)
     return {"grad_norm_mean": round(mean, 6), "grad_norm_variance": round(variance, 6),
-            "grad_norm_steps": len(norms)}
+            "grad_norm_steps": len(norms), "grad_norm_partial_steps": partial}
 
 
 def train(model_name: str, data: pd.DataFrame, cfg: TrainConfig, output_dir: str | os.PathLike,
@@ -203,6 +239,7 @@ def train(model_name: str, data: pd.DataFrame, cfg: TrainConfig, output_dir: str
                         f"multiple of {world}.")
     model = models.load(model_name, max_seq_length)
     loss = make_loss(model, cfg, world)
+    sampler = exact_batch_sampler()
     output_dir = Path(output_dir)
     writer = atomic_path(output_dir, is_dir=True) if rank == 0 else tempfile.TemporaryDirectory()
     with writer as tmp:
@@ -216,7 +253,7 @@ def train(model_name: str, data: pd.DataFrame, cfg: TrainConfig, output_dir: str
             weight_decay=cfg.weight_decay,
             seed=cfg.seed,
             data_seed=cfg.seed,
-            batch_sampler=exact_batch_sampler(),
+            batch_sampler=sampler,
             logging_steps=cfg.logging_steps,
             save_strategy="no",
             report_to="none",
@@ -248,5 +285,5 @@ def train(model_name: str, data: pd.DataFrame, cfg: TrainConfig, output_dir: str
         "instances": int(len(data)),
         "scale": cfg.scale,
         **({"processes": world} if world > 1 else {}),
-        **grad_norm_stats(trainer.state.log_history),
+        **grad_norm_stats(trainer.state.log_history, sampler.yielded, cfg.batch_size // world, world),
     }

@@ -26,6 +26,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from syneg import lifetime
 from syneg.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -117,17 +118,6 @@ def server_command(binary: Path, model: Path, port: int, n_threads: int, n_ctx: 
             "--threads-batch", str(n_threads), "--n-gpu-layers", str(n_gpu_layers), "--jinja", "--no-webui"]
 
 
-def _die_with_parent() -> None:
-    """In the child: end with the stage that started it, even when the stage is killed with ``kill -9``."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: stop() and __del__ still end it in every other case
-        pass
-
-
 class LlamaServer:
     """A ``llama-server`` process on a free port of 127.0.0.1; :meth:`stop` ends it (so does garbage)."""
 
@@ -153,7 +143,7 @@ class LlamaServer:
                  self.n_threads, self.log_path)
         with open(self.log_path, "ab") as logf:
             self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         preexec_fn=_die_with_parent)
+                                         preexec_fn=lifetime.set_pdeathsig)  # ends with the stage, even by kill -9
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
