@@ -5,6 +5,7 @@ from pathlib import Path
 import typer
 
 from syneg.card import render
+from syneg.compare import System, compare, load_run
 from syneg.cli import run, setup
 from syneg.io import atomic_path, read_json
 from syneg.params import for_stage
@@ -19,7 +20,7 @@ app = typer.Typer(add_completion=False)
 def main(
     manifest: Path = typer.Option(..., help="The prepare stage's manifest.json."),
     metrics_dir: Path = typer.Option(..., help="Folder of the stages' metrics (evaluate, baselines, train, mix, "
-                                     "synthesize .json)."),
+                                     "synthesize .json, per_query/*.csv)."),
     out: Path = typer.Option(..., help="The card to write (markdown)."),
     params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys PARAMS "
                                 "lists."),
@@ -29,8 +30,14 @@ def main(
     p = for_stage("card", PARAMS, params)
     m = {name: read_json(metrics_dir / f"{name}.json") for name in ("evaluate", "baselines", "train", "mix",
                                                                      "synthesize")}
+    comparisons = {}
+    for other in ("zeroshot", "bm25"):
+        runs = [load_run(str(metrics_dir / "per_query" / f"{key}.csv"), "", key, Path("."), None, None)
+                for key in (other, "finetuned")]
+        systems = [System(other, runs[:1]), System("finetuned", runs[1:])]
+        comparisons[other] = compare(systems, ("ndcg@10", "recall@100"))
     text = render(p.section("model"), p.section("mix"), p.section("train"), read_json(manifest), m["evaluate"],
-                  m["baselines"], m["train"], m["mix"], m["synthesize"])
+                  m["baselines"], m["train"], m["mix"], m["synthesize"], comparisons)
     with atomic_path(out) as tmp:
         tmp.write_text(text, encoding="utf-8")
     typer.echo(f"card: {out}")

@@ -35,7 +35,11 @@ def repo(tmp_path, monkeypatch):
                              "plots": [{"curve.csv": {"cache": False, "x": "k", "y": "ndcg"}}]}}}))
 
     def commit(ratio, ndcg, message):
-        (tmp_path / "params.yaml").write_text(yaml.safe_dump({"mix": {"ratio": ratio}}))
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump({"data": {"train": ["scifact"]}, "mix": {"ratio": ratio}}))
+        table = tmp_path / "metrics" / "scifact" / "per_query" / "finetuned.csv"
+        table.parent.mkdir(parents=True, exist_ok=True)
+        rows = [f"q{i},{min(1, (i % 7) / 7 + ndcg - 0.6)},0.5,0.5,0.9,0.5" for i in range(40)]
+        table.write_text("query_id,ndcg@10,mrr@10,recall@10,recall@100,map@100\n" + "\n".join(rows) + "\n")
         (tmp_path / "metrics.json").write_text(json.dumps({"ndcg@10": ndcg, "recall@100": 0.9433}))
         (tmp_path / "curve.csv").write_text(f"k,ndcg\n1,0.55\n10,{ndcg}\n")
         _run(tmp_path, "git", "add", "-A")
@@ -57,6 +61,16 @@ def test_the_report_shows_what_moved_against_the_base(repo, tmp_path_factory):
     assert "mix.ratio" in params and "0.333333" in params
     assert "- `curve.csv`" in text and "https://ci.example/run/1" in text
     assert (plots / "index.html").exists()
+    by_query = text.split("### The fine-tuned model, query by query")[1]
+    assert "Paired over 40 queries against **HEAD~1**" in by_query
+    assert "| this change | 1 | " in by_query and "| -0.41 | [-0.41, -0.41] | 40 |" in by_query
+
+
+def test_a_base_without_per_query_tables_is_named_not_compared(repo):
+    (repo / "metrics" / "scifact" / "per_query" / "finetuned.csv").unlink()
+    _run(repo, "git", "commit", "-qam", "no table")
+    text = pr_report("HEAD", repo)
+    assert "`scifact`: not compared: HEAD: no metrics/scifact/per_query/finetuned.csv at" in text
 
 
 def test_nothing_changed_says_so(repo):

@@ -1,11 +1,13 @@
 import pandas as pd
+import pytest
 
-from syneg.sweep import collect, markdown, plot
+from syneg.sweep import aggregate, collect, markdown, plot
 
 
-def _rev(name, strategy, ratio, ndcg, experiments=None, folder="scifact/"):
+def _rev(name, strategy, ratio, ndcg, experiments=None, folder="scifact/", seed=42):
     return {"rev": f"{name}0000000", "name": name, "error": None, "experiments": experiments,
-            "data": {"params": {"params.yaml": {"data": {"mix": {"strategy": strategy, "ratio": ratio}}}},
+            "data": {"params": {"params.yaml": {"data": {"mix": {"strategy": strategy, "ratio": ratio, "seed": 42},
+                                                         "train": {"seed": seed}}}},
                      "metrics": {f"metrics/{folder}evaluate.json": {"data": {"finetuned": {
                          "ndcg@10": ndcg, "mrr@10": ndcg - 0.03, "recall@100": 0.94}}},
                                  f"metrics/{folder}train.json": {"data": {"grad_norm_variance": 155.0}}}}}
@@ -30,14 +32,31 @@ def test_collect_walks_dvc_exp_shows_nesting_and_keeps_one_row_per_setting():
                                                                      ["hybrid", 0.0], ["hybrid", 0.333333]]
     assert table["experiment"].tolist() == ["q-done", "exp-a", "exp-b", "workspace"]
     assert table["grad_norm_variance"].tolist() == [155.0] * 4
-    assert "| exp-b | scifact | hybrid | 0.0 | 68.87 | 65.87 | 94.00 | 155.0 |" in markdown(table)
+    assert "| scifact | hybrid | 0 | 1 | 68.87 | 65.87 | 94.00 | 155.000 |" in markdown(aggregate(table))
     sha = {**_rev("x", "direct", 1.0, 0.6), "rev": "e843e75b9bd92aea2f8991f2a34285f01269c1b3", "name": None}
     assert collect([sha])["experiment"].tolist() == ["e843e75"]
 
 
+def test_seeds_are_a_dimension_each_point_gets_mean_and_sd_over_them():
+    show = [_rev("workspace", "hybrid", 0.333333, 0.6877, experiments=[
+        {"revs": [_rev(f"h-s{seed}", "hybrid", 0.333333, v, seed=seed)], "name": f"h-s{seed}", "executor": None}
+        for seed, v in ((43, 0.6835), (44, 0.6817))] + [
+        {"revs": [_rev(f"r-s{seed}", "hybrid", 0.0, v, seed=seed)], "name": f"r-s{seed}", "executor": None}
+        for seed, v in ((42, 0.6887), (43, 0.6860))])]
+    runs = collect(show)
+    assert runs[["mix.ratio", "train.seed"]].values.tolist() == [[0.0, 42], [0.0, 43], [0.333333, 42],
+                                                                  [0.333333, 43], [0.333333, 44]]
+    points = aggregate(runs)
+    assert points["seeds"].tolist() == [2, 3]
+    assert points.loc[1, "ndcg@10"] == pytest.approx((0.6877 + 0.6835 + 0.6817) / 3)
+    assert points.loc[1, "ndcg@10_sd"] == pytest.approx(pd.Series([0.6877, 0.6835, 0.6817]).std())
+    assert points.loc[1, "experiments"] == "workspace,h-s43,h-s44"
+    assert "| scifact | hybrid | 0.333333 | 3 | 68.43 ± 0.31 |" in markdown(points)
+
+
 def test_plot_is_an_svg_that_equal_sweeps_write_identically(tmp_path):
     table = pd.DataFrame({"mix.strategy": ["hybrid", "hybrid", "direct", "direct"], "mix.ratio": [0, 0.5, 0, 0.5],
-                          "ndcg@10": [0.6887, 0.69, 0.6887, 0.68]})
+                          "ndcg@10": [0.6887, 0.69, 0.6887, 0.68], "ndcg@10_sd": [0.003, None, 0.002, 0.001]})
     plot(table, tmp_path / "a.svg")
     plot(table, tmp_path / "b.svg")
     assert (tmp_path / "a.svg").read_text().startswith("<?xml")

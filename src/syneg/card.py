@@ -4,6 +4,10 @@ The ``card`` stage writes it beside the model (``models/<dataset>/card.md``, in 
 of the run that made the model, so the DVC artifact ``syneg-retriever`` (``artifacts:`` in dvc.yaml) always
 ships with a description that matches its bytes.
 
+Beside the scores, the card gives this model's difference from the base model zero-shot and from BM25, paired
+over the evaluated queries from the per-query tables (:mod:`syneg.compare`): the difference, its 95% bootstrap
+interval, the paired randomization test's p-value and the smallest difference the test set could detect.
+
 Example:
     >>> text = render({"base": "m", "max_seq_length": 64}, {"strategy": "hybrid", "ratio": 0.5, "num_negatives": 3},
     ...               {"batch_size": 8}, {"dataset": "d", "counts": {"documents": 10}}, {}, {}, {}, {}, {})
@@ -27,8 +31,9 @@ def _table(rows: list[list[Any]]) -> list[str]:
 
 def render(model: dict[str, Any], mix: dict[str, Any], train: dict[str, Any], manifest: dict[str, Any],
            evaluate: dict[str, Any], baselines: dict[str, Any], train_metrics: dict[str, Any],
-           mix_metrics: dict[str, Any], synthesize: dict[str, Any]) -> str:
-    """The card as markdown (params: ``model``, ``mix``, ``train`` sections; the rest: the stages' outputs)."""
+           mix_metrics: dict[str, Any], synthesize: dict[str, Any], comparisons: dict[str, dict] | None = None) -> str:
+    """The card as markdown (params: ``model``, ``mix``, ``train`` sections; the rest: the stages' outputs;
+    ``comparisons``: ``syneg.compare.compare`` results of this model against other systems, by their key)."""
     dataset = manifest.get("dataset", "?")
     lines = [f"# syneg retriever: {model.get('base')} fine-tuned on {dataset}", "",
              f"Written by the `card` stage from the params and metrics of the run that made `models/{dataset}/"
@@ -52,7 +57,8 @@ def render(model: dict[str, Any], mix: dict[str, Any], train: dict[str, Any], ma
               "InfoNCE (sentence-transformers' MultipleNegativesRankingLoss, in-batch and hard negatives).", ""]
     lines += _table([["param", "value"]] + [[f"train.{k}", v] for k, v in sorted(train.items())])
     lines += ["", f"Steps {train_metrics.get('steps', '?')}, final loss {train_metrics.get('train_loss', '?')}, "
-              f"gradient-norm variance {train_metrics.get('grad_norm_variance', '?')}.", "",
+              f"gradient-norm variance {train_metrics.get('grad_norm_variance', '?')} over "
+              f"{train_metrics.get('grad_norm_steps', '?')} full batches.", "",
               f"## Scores on the {evaluate.get('split', baselines.get('split', '?'))} split", ""]
     scores = {**baselines, **evaluate}
     rows = [["system", *METRICS]]
@@ -60,6 +66,23 @@ def render(model: dict[str, Any], mix: dict[str, Any], train: dict[str, Any], ma
         if isinstance(scores.get(key), dict):
             rows.append([name, *(f"{100 * scores[key][m]:.2f}" for m in METRICS)])
     lines += _table(rows) if len(rows) > 1 else ["(no metrics yet)"]
-    lines += ["", f"ignore_identical_ids: {scores.get('ignore_identical_ids', '?')}. Scores x 100, "
-              "beir / pytrec_eval.", ""]
+    queries = (scores.get("finetuned") or {}).get("queries")
+    lines += ["", f"ignore_identical_ids: {scores.get('ignore_identical_ids', '?')}. Scores x 100, beir / pytrec_eval, "
+              f"mean over all {queries if queries is not None else '?'} judged queries (a query with no retrieved "
+              f"document counts 0).", ""]
+    if comparisons:
+        lines += ["## Differences, with their uncertainty", "",
+                  "This model minus each other system, paired over the queries (one training run: the seed spread "
+                  "is not in these intervals).", ""]
+        rows = [["against", "metric", "difference", "95% CI", "queries differing", "p (randomization)",
+                 "MDE (queries)"]]
+        names = dict(SYSTEMS)
+        for key, result in comparisons.items():
+            for metric, pair in result["metrics"].items():
+                row = pair[1]
+                rows.append([names.get(key, key), metric, f"{100 * row['diff']:+.2f}",
+                             f"[{100 * row['ci_low']:+.2f}, {100 * row['ci_high']:+.2f}]", row["differing"],
+                             "<0.0001" if row["p_randomization"] < 0.0001 else f"{row['p_randomization']:.4f}",
+                             f"{100 * row['mde_queries']:.2f}"])
+        lines += _table(rows) + [""]
     return "\n".join(lines)

@@ -1,7 +1,10 @@
 """The pull-request report: what a change did to metrics, params and plots, as one Markdown comment.
 
-The numbers come from DVC itself (``dvc metrics diff --md``, ``dvc params diff --md``, ``dvc plots diff``);
-this module only runs those commands against a base revision and puts their answers together.
+The numbers come from DVC itself (``dvc metrics diff --md``, ``dvc params diff --md``, ``dvc plots diff``),
+and, so that a difference comes with its uncertainty, the fine-tuned model's per-query scores of the pull
+request against the base revision's (:mod:`syneg.compare`: paired over queries, 95% interval, p-values, the
+smallest detectable effect). The base's per-query table is read from git (``metrics/<dataset>/per_query/``,
+a ``cache: false`` output), so nothing is retrained for it.
 ``.github/workflows/pr-metrics.yml`` posts the result on every pull request.
 
 Example:
@@ -80,7 +83,30 @@ def pr_report(base: str, repo: str | Path = ".", plots_dir: str | Path | None = 
     lines += [f"- `{plot}`" for plot in plots] or ["No plot changed."]
     if plots and plots_url:
         lines += ["", f"Both revisions of every plot: [dvc plots diff]({plots_url})."]
+    lines += ["", "### The fine-tuned model, query by query", ""] + query_by_query(base, repo)
     return "\n".join(lines) + "\n"
+
+
+def query_by_query(base: str, repo: Path, resamples: int = 10000) -> list[str]:
+    """For each dataset of ``data.train``: the workspace's fine-tuned model against ``base``'s, paired over
+    queries; a line saying why when either side has no per-query table."""
+    from syneg import compare
+    from syneg.errors import UserError
+    from syneg.params import read
+
+    datasets = read(repo / "params.yaml").get("data", {}).get("train") or []
+    lines: list[str] = []
+    for dataset in datasets:
+        try:
+            systems = [compare.System(f"{base}", [compare.load_run(base, dataset, "finetuned", repo, None, None)]),
+                       compare.System("this change", [compare.load_run("workspace", dataset, "finetuned", repo,
+                                                                       None, None)])]
+            result = compare.compare(systems, resamples=resamples)
+        except UserError as err:
+            lines += [f"`{dataset}`: not compared: {err}", ""]
+            continue
+        lines += [f"`{dataset}`, one training run each side:", "", compare.markdown(result).rstrip(), ""]
+    return lines or ["No dataset is trained (data.train is empty)."]
 
 
 def main(base: str = typer.Option(..., help="Revision to compare against, e.g. origin/main."),

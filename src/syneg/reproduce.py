@@ -9,6 +9,12 @@ A condition without overrides is read from the workspace after ``dvc repro``; on
 temporary DVC experiment (``dvc exp run --temp -S ...``), which reuses every unchanged stage from DVC's run
 cache, and is read from that experiment's commit.
 
+A fine-tuned condition lists ``seeds`` (``train.seed`` values) instead of a tolerance: it runs once per seed
+(the seed params.yaml already has from the workspace, every other as experiment ``repro-<name>-s<seed>``)
+and passes when its expected value lies in the 95% interval of the runs' mean, ``mean ± t(0.975, k - 1) x
+sd / sqrt(k)`` over the k seeds: a rerun is judged by the spread seeds really have, not by a tolerance tuned
+to one seed.
+
 Example:
     >>> from syneg.reproduce import Score
     >>> Score("finetuned.ndcg@10", expected=0.6887, tolerance=0.0005).check({"finetuned": {"ndcg@10": 0.6889}})
@@ -47,6 +53,15 @@ class Score:
     tolerance: float
     source: str = ""
 
+    def interval(self, values: list[float], level: float = 0.95) -> tuple[float, float, float]:
+        """(mean, low, high): the t interval of the mean of ``values`` (one per seed, at least 2)."""
+        import numpy as np
+        from scipy import stats
+
+        mean, k = float(np.mean(values)), len(values)
+        half = float(stats.t.ppf(0.5 + level / 2, k - 1) * np.std(values, ddof=1) / np.sqrt(k))
+        return mean, mean - half, mean + half
+
     def check(self, metrics: dict) -> tuple[bool, float | None, float | None]:
         """(within tolerance, the measured value, measured - expected); the value is None when absent."""
         value = lookup(metrics, self.key, None)
@@ -63,6 +78,22 @@ class Condition:
     metrics_file: str
     scores: tuple[Score, ...]
     params: dict = field(default_factory=dict)
+    seeds: tuple[int, ...] = ()
+
+    def runs(self, workspace_seed: int | None) -> list[tuple[str | None, list[str]]]:
+        """``(experiment name or None for the workspace, command)`` of each run this condition needs."""
+        if not self.seeds:
+            return [(f"repro-{self.name}" if self.params else None, self.command)]
+        out = []
+        for seed in self.seeds:
+            if not self.params and seed == workspace_seed:
+                out.append((None, ["dvc", "repro"]))
+                continue
+            name = f"repro-{self.name}-s{seed}"
+            sets = {**self.params, "train.seed": seed}
+            out.append((name, ["dvc", "exp", "run", "--temp", "--name", name,
+                               *[a for k, v in sorted(sets.items()) for a in ("-S", f"{k}={v}")]]))
+        return out
 
     @property
     def command(self) -> list[str]:
@@ -81,13 +112,18 @@ def load_conditions(path: str | Path = CONDITIONS) -> list[Condition]:
     for i, raw in enumerate(data.get("conditions") or []):
         where = f"{path}: condition {i + 1} ({raw.get('name', 'unnamed')})"
         try:
-            scores = tuple(Score(key, float(spec["expected"]), float(spec.get("tolerance", data["tolerance"])),
+            seeds = tuple(int(s) for s in raw.get("seeds") or ())
+            if len(seeds) == 1:
+                raise ValueError("seeds lists one seed; list at least 2 (or none, with a tolerance)")
+            scores = tuple(Score(key, float(spec["expected"]),
+                                 0.0 if seeds else float(spec.get("tolerance", data["tolerance"])),
                                  str(spec.get("source", ""))) for key, spec in raw["scores"].items())
             conditions.append(Condition(str(raw["name"]), str(raw.get("description", "")),
-                                        str(raw["metrics_file"]), scores, dict(raw.get("params") or {})))
+                                        str(raw["metrics_file"]), scores, dict(raw.get("params") or {}), seeds))
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise ReproductionError(f"{where}: bad or missing field {err}; each condition needs name, "
-                                    f"metrics_file and scores: {{key: {{expected, tolerance}}}}") from None
+                                    f"metrics_file and scores: {{key: {{expected, tolerance}}}}, and seeds: "
+                                    f"[2 or more train.seed values] where training decides the score") from None
     if not conditions:
         raise ReproductionError(f"{path}: no conditions; add a `conditions:` list")
     return conditions
@@ -106,40 +142,65 @@ def _experiment_rev(repo: Path, name: str) -> str | None:
     return found[0] if found else None
 
 
-def measure(condition: Condition, repo: str | Path = ".", run: bool = True) -> dict | None:
-    """The metrics of ``condition``: run its command (unless ``run`` is false), then read its metrics file.
-    A condition with params reads its ``repro-<name>`` experiment run on HEAD; without ``run``, None when
-    there is none."""
+def _workspace_seed(repo: Path) -> int | None:
+    from syneg.params import read
+
+    path = repo / "params.yaml"
+    return lookup(read(path), "train.seed", None) if path.is_file() else None
+
+
+def measure(condition: Condition, repo: str | Path = ".", run: bool = True) -> list[dict] | None:
+    """The metrics of each run of ``condition`` (one, or one per seed): run its commands (unless ``run`` is
+    false), then read the metrics files, an experiment's from its commit on HEAD; without ``run``, None when
+    an experiment it needs has not run on HEAD."""
     repo = Path(repo)
-    if run:
-        try:
-            run_command(condition.command, repo, ReproductionError)
-        except ReproductionError as err:
-            raise ReproductionError(f"{condition.name}: {err}") from None
-    if condition.params:
-        name = f"repro-{condition.name}"
+    out = []
+    for name, command in condition.runs(_workspace_seed(repo)):
+        if run:
+            try:
+                run_command(command, repo, ReproductionError)
+            except ReproductionError as err:
+                raise ReproductionError(f"{condition.name}: {err}") from None
+        if name is None:
+            out.append(json.loads((repo / condition.metrics_file).read_text()))
+            continue
         rev = _experiment_rev(repo, name)
         if rev is None:
             if run:
                 raise ReproductionError(f"experiment {name} left no commit under refs/exps for HEAD")
             return None
-        return _git_show(repo, rev, condition.metrics_file)
-    return json.loads((repo / condition.metrics_file).read_text())
+        out.append(_git_show(repo, rev, condition.metrics_file))
+    return out
 
 
 def check(conditions: list[Condition], repo: str | Path = ".", run: bool = True,
           echo=print) -> bool:
     """Measure every condition and print one line per score; True when every score measured is within
-    tolerance (a condition not run yet under ``run=False`` prints SKIP)."""
+    tolerance, or for a seeded condition within its interval (a condition not run yet under ``run=False``
+    prints SKIP)."""
     all_ok = True
     for condition in conditions:
-        metrics = measure(condition, repo, run)
-        if metrics is None:
-            echo(f"SKIP {condition.name:<22} sets params and has not run here yet: drop --no-run (with --only "
+        measured = measure(condition, repo, run)
+        if measured is None:
+            what = "sets params" if not condition.seeds else f"runs {len(condition.seeds)} seeds"
+            echo(f"SKIP {condition.name:<22} {what} and has not run here yet: drop --no-run (with --only "
                  f"{condition.name})")
             continue
         for score in condition.scores:
-            ok, value, diff = score.check(metrics)
+            if condition.seeds:
+                values = [lookup(m, score.key, None) for m in measured]
+                if None in values:
+                    ok, line = False, "missing in a run"
+                else:
+                    mean, low, high = score.interval([float(v) for v in values])
+                    ok = low - 1e-12 <= score.expected <= high + 1e-12
+                    line = (f"{len(values)} seeds {'/'.join(f'{v:.4f}' for v in values)}: mean {mean:.4f}, 95% CI "
+                            f"[{low:.4f}, {high:.4f}]")
+                all_ok &= ok
+                echo(f"{'OK  ' if ok else 'FAIL'} {condition.name:<22} {score.key:<22} expected "
+                     f"{score.expected:.4f} in the interval, got {line}")
+                continue
+            ok, value, diff = score.check(measured[0])
             all_ok &= ok
             shown = "missing" if value is None else f"{value:.4f} ({diff:+.4f})"
             echo(f"{'OK  ' if ok else 'FAIL'} {condition.name:<22} {score.key:<22} expected "

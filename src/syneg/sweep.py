@@ -1,19 +1,25 @@
 """A sweep's table and plot: nDCG@10 against ``mix.ratio``, one line per ``mix.strategy``, over DVC experiments.
 
-The sweep itself is DVC's (documented in the README)::
+The sweep itself is DVC's (documented in docs/experiments.md)::
 
     dvc exp run --queue -S mix.strategy=hybrid,direct -S mix.ratio=0,0.25,0.5,0.75,1
     dvc queue start && dvc queue status
 
-This module reads what ``dvc exp show --json`` says of every experiment (and the committed workspace),
-keeps one row per (strategy, ratio), and writes a CSV, a Markdown table and an SVG plot.
+Seeds are a dimension: ``-S train.seed=42,43,44`` in the queue command repeats every setting. This module
+reads what ``dvc exp show --json`` says of every experiment (and the committed workspace), keeps one run per
+(strategy, ratio, train.seed, mix.seed), and per (strategy, ratio) reports the mean and standard deviation over
+seeds, and the difference of nDCG@10 against a baseline point (retrieved only, ``hybrid:0``, by default) with
+its 95% interval, p-value and smallest detectable effect, from the runs' per-query tables
+(:mod:`syneg.compare`: per-query scores averaged over seeds, paired over queries, the seed spread counted in
+the MDE). It writes a CSV of the runs, a Markdown table of the points and an SVG plot with error bars.
 
 Example:
-    >>> rows = [{"experiment": "a", "mix.strategy": "hybrid", "mix.ratio": 0.5, "ndcg@10": 0.69}]
-    >>> print(markdown(pd.DataFrame(rows)))
-    | experiment | mix.strategy | mix.ratio | ndcg@10 |
-    | --- | --- | --- | --- |
-    | a | hybrid | 0.5 | 69.00 |
+    >>> runs = pd.DataFrame([{"experiment": e, "dataset": "scifact", "mix.strategy": "hybrid", "mix.ratio": 0.5,
+    ...                       "train.seed": s, "ndcg@10": v} for e, s, v in (("a", 42, 0.69), ("b", 43, 0.68))])
+    >>> points = aggregate(runs)
+    >>> row = points.iloc[0]
+    >>> int(row["seeds"]), round(float(row["ndcg@10"]), 4), round(float(row["ndcg@10_sd"]), 4)
+    (2, 0.685, 0.0071)
 
     On the command line::
 
@@ -33,6 +39,8 @@ from syneg.io import atomic_path
 from syneg.params import lookup
 
 PARAMS = ("mix.strategy", "mix.ratio")
+SEEDS = ("train.seed", "mix.seed")
+SCORES = ("ndcg@10", "mrr@10", "recall@100")
 #: Per trained dataset, ``metrics/<dataset>/<file>`` (``metrics/<file>`` before datasets were a list).
 METRICS = {"evaluate.json": ("finetuned.ndcg@10", "finetuned.mrr@10", "finetuned.recall@100"),
            "train.json": ("grad_norm_variance",)}
@@ -79,11 +87,12 @@ def collect(exp_show: list) -> pd.DataFrame:
         data = rec["data"]
         params = (data.get("params") or {}).get("params.yaml", {}).get("data", {})
         rev = str(rec.get("rev", ""))
+        commit = rev if len(rev) == 40 else "workspace"
         short = rev[:7] if len(rev) == 40 and all(c in "0123456789abcdef" for c in rev) else rev  # a commit sha
         metrics = data.get("metrics") or {}
         for dataset, folder in _datasets(metrics, params).items():
-            row = {"experiment": rec.get("name") or short, "dataset": dataset}
-            row.update({key: lookup(params, key, None) for key in PARAMS})
+            row = {"experiment": rec.get("name") or short, "rev": commit, "dataset": dataset}
+            row.update({key: lookup(params, key, None) for key in (*PARAMS, *SEEDS)})
             for file, keys in METRICS.items():
                 values = metrics.get(f"{folder}/{file}", {}).get("data") or {}
                 row.update({key.split(".")[-1]: lookup(values, key, None) for key in keys})
@@ -92,43 +101,113 @@ def collect(exp_show: list) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    keys = ["dataset", *PARAMS]
+    keys = ["dataset", *PARAMS, *SEEDS]
     table = table.drop_duplicates(subset=keys, keep="first")
-    return table.sort_values(keys).reset_index(drop=True)
+    return table.sort_values(keys, na_position="first").reset_index(drop=True)
 
 
-def markdown(table: pd.DataFrame) -> str:
-    """The table as Markdown, retrieval metrics x 100 with two decimals."""
-    cols = list(table.columns)
+def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (dataset, strategy, ratio): how many seeds, each score's mean and standard deviation over
+    them (``<score>_sd``, None for one seed), and the experiments pooled."""
+    rows = []
+    keys = [k for k in ("dataset", *PARAMS) if k in runs]
+    for point, part in runs.groupby(keys, sort=True, dropna=False):
+        row = dict(zip(keys, point if isinstance(point, tuple) else (point,)))
+        row["seeds"] = len(part)
+        for score in (*SCORES, "grad_norm_variance"):
+            if score in part:
+                values = part[score].dropna().astype(float)
+                row[score] = float(values.mean()) if len(values) else None
+                row[f"{score}_sd"] = float(values.std(ddof=1)) if len(values) >= 2 else None
+        row["experiments"] = ",".join(part["experiment"].astype(str))
+        row["revs"] = ",".join(part["rev"].astype(str)) if "rev" in part else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def significance(points: pd.DataFrame, baseline: tuple[str, float], repo: Path, resamples: int = 10000,
+                 seed: int = 42) -> pd.DataFrame:
+    """nDCG@10 of every point against the ``(strategy, ratio)`` baseline of its dataset, from the runs'
+    per-query tables: ``diff``, ``ci_low``, ``ci_high``, ``p`` (paired randomization test), ``mde``."""
+    from syneg import compare
+
+    points = points.copy()
+    for col in ("diff", "ci_low", "ci_high", "p", "mde"):
+        points[col] = None
+    for dataset, part in points.groupby("dataset"):
+        base = part[(part["mix.strategy"] == baseline[0]) & (part["mix.ratio"].astype(float) == float(baseline[1]))]
+        if base.empty:
+            continue
+
+        def system(row) -> "compare.System":
+            revs = row["revs"].split(",")
+            label = f"{row['mix.strategy']} {row['mix.ratio']}"
+            return compare.System(label, [compare.load_run(r, dataset, "finetuned", repo, None, None) for r in revs])
+
+        reference = system(base.iloc[0])
+        for index, row in part.iterrows():
+            if index == base.index[0]:
+                continue
+            result = compare.compare([reference, system(row)], ("ndcg@10",), seed, resamples)
+            other = result["metrics"]["ndcg@10"][1]
+            points.loc[index, ["diff", "ci_low", "ci_high", "p", "mde"]] = [
+                other["diff"], other["ci_low"], other["ci_high"], other["p_randomization"],
+                other["mde"] if other["mde"] is not None else other["mde_queries"]]
+    return points
+
+
+def _pm(mean, sd) -> str:
+    if mean is None or pd.isna(mean):
+        return ""
+    return f"{100 * mean:.2f}" + (f" ± {100 * sd:.2f}" if sd is not None and not pd.isna(sd) else "")
+
+
+def markdown(points: pd.DataFrame, baseline: tuple[str, float] | None = None) -> str:
+    """The points as Markdown: scores x 100 as mean ± sd over seeds, and nDCG@10 against the baseline."""
+    cols = ["dataset", "mix.strategy", "mix.ratio", "seeds", "nDCG@10", "MRR@10", "R@100", "grad-norm variance"]
+    compared = "diff" in points and points["diff"].notna().any()
+    if compared:
+        cols += [f"nDCG@10 vs {baseline[0]} {baseline[1]:g} [95% CI]", "p", "MDE"]
     lines = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
-    for row in table.itertuples(index=False):
-        cells = []
-        for col, value in zip(cols, row):
-            if col in ("ndcg@10", "mrr@10", "recall@100") and value is not None:
-                cells.append(f"{100 * float(value):.2f}")
+    for row in points.to_dict("records"):
+        var = row.get("grad_norm_variance")
+        cells = [str(row.get("dataset", "")), str(row["mix.strategy"]), f"{row['mix.ratio']:g}", str(row["seeds"]),
+                 _pm(row.get("ndcg@10"), row.get("ndcg@10_sd")), _pm(row.get("mrr@10"), row.get("mrr@10_sd")),
+                 _pm(row.get("recall@100"), row.get("recall@100_sd")),
+                 "" if var is None or pd.isna(var) else f"{var:.3f}" + (
+                     f" ± {row['grad_norm_variance_sd']:.3f}" if not pd.isna(row.get("grad_norm_variance_sd"))
+                     and row.get("grad_norm_variance_sd") is not None else "")]
+        if compared:
+            if row.get("diff") is None or pd.isna(row.get("diff")):
+                cells += ["(baseline)" if row["mix.strategy"] == baseline[0]
+                          and float(row["mix.ratio"]) == float(baseline[1]) else "", "", ""]
             else:
-                cells.append(str(value))
+                cells += [f"{100 * row['diff']:+.2f} [{100 * row['ci_low']:+.2f}, {100 * row['ci_high']:+.2f}]",
+                          f"{row['p']:.4f}", f"{100 * row['mde']:.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def plot(table: pd.DataFrame, path: str | Path) -> None:
-    """nDCG@10 against mix.ratio, one line per strategy (and dataset, when there are several), as an SVG."""
+def plot(points: pd.DataFrame, path: str | Path) -> None:
+    """nDCG@10 against mix.ratio, one line per strategy (and dataset, when there are several), error bars of
+    one standard deviation over seeds, as an SVG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    if "dataset" not in table:
-        table = table.assign(dataset="")
-    several = table["dataset"].nunique() > 1
-    for (dataset, strategy), part in table.groupby(["dataset", "mix.strategy"]):
+    if "dataset" not in points:
+        points = points.assign(dataset="")
+    several = points["dataset"].nunique() > 1
+    for (dataset, strategy), part in points.groupby(["dataset", "mix.strategy"]):
         part = part.sort_values("mix.ratio")
-        ax.plot(part["mix.ratio"], 100 * part["ndcg@10"].astype(float), marker="o",
-                label=f"{dataset} {strategy}" if several else strategy)
+        sd = part["ndcg@10_sd"].astype(float).fillna(0) if "ndcg@10_sd" in part else None
+        ax.errorbar(part["mix.ratio"], 100 * part["ndcg@10"].astype(float),
+                    yerr=None if sd is None else 100 * sd, marker="o", capsize=3,
+                    label=f"{dataset} {strategy}" if several else strategy)
     ax.set_xlabel("mix.ratio (synthetic share)")
-    ax.set_ylabel("nDCG@10 x 100 (test)")
+    ax.set_ylabel("nDCG@10 x 100 (test), mean ± sd over seeds")
     ax.grid(alpha=0.3)
     ax.legend(title="mix.strategy")
     fig.tight_layout()
@@ -140,25 +219,43 @@ def plot(table: pd.DataFrame, path: str | Path) -> None:
 def main(out: Path = typer.Option(Path("metrics/sweep"), help="Prefix of the .csv, .md and .svg written."),
          repo: Path = typer.Option(Path("."), help="The DVC project."),
          commits: int = typer.Option(1, help="Also take the experiments of this many commits back from HEAD "
-                                     "(dvc exp show -n): a sweep run before the latest commit.")) -> None:
-    """Collect every experiment's mix params and metrics; write the sweep table and plot."""
+                                     "(dvc exp show -n): a sweep run before the latest commit."),
+         baseline: str = typer.Option("hybrid:0", help="STRATEGY:RATIO every point's nDCG@10 is compared with "
+                                      "(hybrid:0 = retrieved negatives only)."),
+         seeds: bool = typer.Option(False, "--seeds", help="Require at least 2 seeds (train.seed / mix.seed) per "
+                                    "point."),
+         resamples: int = typer.Option(10000, help="Bootstrap resamples and random swaps of the comparisons.")) -> None:
+    """Collect every experiment's mix params, seeds and metrics; write the sweep table and plot."""
+    from syneg.errors import UserError
+
     try:
-        table = collect(json.loads(run(["dvc", "exp", "show", "--json", "-n", str(commits)], repo)))
-    except RuntimeError as err:
+        strategy, _, ratio = baseline.partition(":")
+        base = (strategy, float(ratio))
+    except ValueError:
+        typer.echo(f"error: --baseline {baseline!r}: write STRATEGY:RATIO, e.g. hybrid:0", err=True)
+        raise typer.Exit(1) from None
+    try:
+        runs = collect(json.loads(run(["dvc", "exp", "show", "--json", "-n", str(commits)], repo)))
+        if runs.empty:
+            raise UserError("no experiment has metrics/<dataset>/evaluate.json yet; run the sweep first (see "
+                            "docs/experiments.md)")
+        points = aggregate(runs)
+        single = points[points["seeds"] < 2]
+        if seeds and not single.empty:
+            first = single.iloc[0]
+            raise UserError(f"--seeds: {first['mix.strategy']} {first['mix.ratio']:g} has {first['seeds']} run; "
+                            f"queue it with -S train.seed=42,43,44 or drop --seeds")
+        points = significance(points, base, repo, resamples)
+    except (RuntimeError, UserError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from None
-    if table.empty:
-        typer.echo("error: no experiment has metrics/<dataset>/evaluate.json yet; run the sweep first (see the "
-                   "README)",
-                   err=True)
-        raise typer.Exit(1)
     with atomic_path(out.with_suffix(".csv")) as tmp:
-        table.to_csv(tmp, index=False)
+        runs.to_csv(tmp, index=False)
     with atomic_path(out.with_suffix(".md")) as tmp:
-        tmp.write_text(markdown(table) + "\n")
+        tmp.write_text(markdown(points, base) + "\n")
     with atomic_path(out.with_suffix(".svg")) as tmp:
-        plot(table, tmp)
-    typer.echo(markdown(table))
+        plot(points, tmp)
+    typer.echo(markdown(points, base))
 
 
 if __name__ == "__main__":
