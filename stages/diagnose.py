@@ -7,8 +7,8 @@ import typer
 
 from syneg.cli import run, setup
 from syneg.data import store
-from syneg.diagnostics import diagnose, examples
-from syneg.io import atomic_path, read_parquet, write_json
+from syneg.diagnostics import diagnose, examples, quality
+from syneg.io import atomic_path, read_json, read_parquet, write_json
 from syneg.params import for_stage
 
 # The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag).
@@ -23,6 +23,8 @@ def main(
     reflected: Path = typer.Option(..., help="The reflect stage's folder (kept, dropped)."),
     candidates: Path = typer.Option(..., help="The mine stage's candidates."),
     provenance: Path = typer.Option(..., help="The mix stage's provenance."),
+    run_metrics: Path = typer.Option(..., help="Folder of the synthesize, reflect and mix metrics (.json), for the "
+                                     "quality block."),
     metrics: Path = typer.Option(..., help="Summaries of the distributions."),
     plots: Path = typer.Option(..., help="Folder for score_ratio.csv and length_ratio.csv."),
     params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys PARAMS "
@@ -43,6 +45,8 @@ def main(
                            read_parquet(reflected / "dropped.parquet")], ignore_index=True)
     doc_text = store.doc_texts(ds)  # the positive as the prompts show it: title and text
     stats, scores, lengths = diagnose(synthetic, read_parquet(candidates), read_parquet(provenance), doc_text, margin)
+    stats["quality"] = quality(synthetic, stats, *(read_json(run_metrics / f"{name}.json")
+                                                   for name in ("mix", "synthesize", "reflect")))
     for name, frame in (("score_ratio.csv", scores), ("length_ratio.csv", lengths)):
         with atomic_path(plots / name) as tmp:
             frame.to_csv(tmp, index=False)

@@ -13,7 +13,7 @@ from syneg.llm.asking import check_failed_share
 from syneg.llm.cache import AnswerCache, ensure_store
 from syneg.llm import prompt
 from syneg.llm.config import LLM_KEYS, from_params
-from syneg.params import for_stage
+from syneg.params import ParamsError, for_stage
 from syneg.synthesis import SynthesizeConfig, build_items, dry_run, make_generator, synthesize
 
 # The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag).
@@ -43,7 +43,11 @@ def main(
     cfg = p.build(SynthesizeConfig, "synthesize")
     llm = from_params(p)
     if llm.is_llm:
-        prompt.check("synthesize")
+        prompt.check(cfg.template)
+        try:
+            cfg.check_length(llm.max_tokens)
+        except ValueError as exc:
+            raise ParamsError(f"{params}: {exc}") from None
     ds = store.load(data)
     dataset = read_json(data / "manifest.json")["dataset"]
     items = build_items(ds, read_parquet(mined / "pairs.parquet"), read_parquet(mined / "candidates.parquet"),
@@ -58,7 +62,7 @@ def main(
     gen = make_generator(llm, cfg, cache)
     start = time.perf_counter()
     try:
-        negatives, failures = synthesize(items, gen, cfg.num_negatives, cfg.prompt)
+        negatives, failures = synthesize(items, gen, cfg.batch, cfg.prompt)
     finally:
         gen.close()
         cache.close()
@@ -71,7 +75,9 @@ def main(
         "backend": gen.name,
         "stand_in": gen.stand_in,
         "prompt": cfg.prompt,
-        "instances": len(items),
+        "template": cfg.template,
+        "instances": len({(it.query_id, it.pos_id) for it in items}),
+        "requests_planned": len(items),
         "negatives": int(len(negatives)),
         "failed_instances": int(len(failures)),
         "failures_by_reason": failures["reason"].str.split(":").str[0].value_counts().sort_index().to_dict(),

@@ -27,3 +27,26 @@ def test_diagnose_compares_synthetic_and_retrieved_and_measures_length():
     assert set(scores.columns) == {"bin", "synthetic", "synthetic_kept", "retrieved"}
     assert abs(scores["retrieved"].sum() - 1) < 1e-6
     assert {"all", "approximately the same as", "nearly the same as"} <= set(lengths.columns)
+
+
+def test_quality_puts_the_goals_of_a_run_in_one_block():
+    from syneg.diagnostics import quality
+
+    synthetic = pd.DataFrame({
+        "query_id": ["q1", "q1", "q2", "q2"], "pos_id": ["d1", "d1", "d2", "d2"],
+        "text": ["one two three four", "one two", "a b c d", "a b c"],
+        "length": [""] * 4, "neg_score": [0.9, 0.99, 0.88, 0.5], "pos_score": [1.0] * 4,
+        "reason": ["", "likely false negative", "", "critique drop: x"]})
+    candidates = pd.DataFrame({"query_id": ["q1", "q2"], "pos_id": ["d1", "d2"], "doc_id": ["d9", "d8"],
+                               "score": [0.8, 0.9], "pos_score": [1.0, 1.0]})
+    provenance = pd.DataFrame({"query_id": ["q1", "q2"], "pos_id": ["d1", "d2"], "source_1": ["retrieved"] * 2,
+                               "source_2": ["synthetic", "retrieved"], "doc_id_1": ["d9", "d8"], "doc_id_2": ["", "d9"]})
+    metrics, _, _ = diagnose(synthetic, candidates, provenance, {"d1": "w w w w", "d2": "w w w w"}, 0.05)
+    q = quality(synthetic, metrics, {"synthetic": 1, "synthetic_asked": 2},
+                {"requests": 1, "cache_hits": 1, "completion_tokens_all_answers": 300},
+                {"llm": {"requests": 0, "cache_hits": 2, "completion_tokens_all_answers": 100}})
+    assert (q["kept"], q["kept_share"], q["synthetic_slots_filled_share"]) == (2, 0.5, 0.5)
+    assert q["score_ratio_kept_median"] == 0.89 and q["length_ratio_kept_median"] == 1.0
+    assert (q["llm_requests_per_kept"], q["generated_tokens_per_kept"]) == (2.0, 200.0)
+    assert q["goals_met"] == {"kept_share": True, "score_ratio_kept_median": True, "length_ratio_kept_median": True,
+                              "synthetic_slots_filled_share": False}

@@ -60,7 +60,7 @@ def test_an_undocumented_key_a_wrong_default_a_repeat_and_an_unknown_row_are_fou
           for key, d in (("mix.seed", "43"), ("mix.gone", "1"))}
     depth = [i + 1 for i, l in enumerate(lines) if l.startswith("| `evaluate.depth` |")]
     assert sorted(problems) == sorted([
-        f"docs/parameters.md:{at['mix.seed']}: `mix.seed` default is '`43`' here but '42' in params.yaml; write "
+        f"docs/parameters.md:{at['mix.seed']}: `mix.seed` default is '43' here but '42' in params.yaml; write "
         f"params.yaml's value as code",
         f"docs/parameters.md:{at['mix.gone']}: `mix.gone` is not a key of params.yaml; remove the row or fix its name",
         "docs/parameters.md: params.yaml key `mix.new_knob` is not documented; add a row with its default",
@@ -96,3 +96,27 @@ def test_github_anchors():
     assert doccheck.slug("Parameters (`params.yaml`)") == "parameters-paramsyaml"
     assert doccheck.slug("runtime (speed only)") == "runtime-speed-only"
     assert doccheck.slug("τ and `train.temperature`: 0.05") == "τ-and-traintemperature-005"
+
+
+def test_fences_titles_underscores_and_options_are_read_as_github_and_make_read_them(copy):
+    page = copy / "docs" / "method.md"
+    page.write_text(page.read_text() + """
+## The reflect_check stage
+
+See [it](#the-reflect_check-stage "a title") and [speed](speed.md#measured).
+
+````markdown
+```bash
+make nothing-inside-a-longer-fence
+```
+````
+
+```bash
+make -C . -j 4 test && python -m syneg.dag
+dvc exp run -S params.yaml:mix.ratio=0.5 --set-param=mix.nope=1
+```
+""")
+    n = len(page.read_text().splitlines())
+    assert doccheck.check_links(copy) == []
+    assert doccheck.check_commands(copy) == [
+        f"docs/method.md:{n - 1}: params key 'mix.nope' (in -S) is not in params.yaml; fix the command or the docs"]

@@ -38,8 +38,10 @@ def test_a_temporary_in_the_form_of_earlier_versions_is_removed_by_the_next_writ
     """`.finetuned.k3j_x9q2` (mkdtemp's suffix, no pid): what versions before TMP_MARK left after a kill."""
     (tmp_path / ".finetuned.k3j_x9q2").mkdir()
     (tmp_path / ".finetuned.k3j_x9q2" / "model.safetensors").write_bytes(b"x")
-    (tmp_path / ".train.json.ab12cd34").write_text("{")
-    keep = [tmp_path / ".finetuned.notes", tmp_path / ".finetuned.ABCDEFGH", tmp_path / ".finetuned2.k3j_x9q2"]
+    (tmp_path / ".train.json.ab12cd34").mkdir()  # write_json's temporary was a folder holding the file
+    (tmp_path / ".train.json.ab12cd34" / "train.json").write_text("{")
+    keep = [tmp_path / ".finetuned.notes", tmp_path / ".finetuned.ABCDEFGH", tmp_path / ".finetuned2.k3j_x9q2",
+            tmp_path / ".train.json.original"]  # files, or other names: never ours
     for path in keep:
         path.write_text("not a temporary of ours")
     with atomic_path(tmp_path / "finetuned", is_dir=True) as tmp:

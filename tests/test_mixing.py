@@ -76,3 +76,14 @@ def test_bad_params_name_the_fix():
         MixConfig(strategy="mixed")
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         MixConfig(ratio=1.5)
+
+
+def test_hardest_takes_the_kept_synthetic_negatives_closest_to_their_positive_first(tiny_ds):
+    pairs, cand, syn = _inputs(tiny_ds, syn_per_pair=3)
+    syn = syn.assign(neg_score=[0.5, 0.9, 0.7, 0.2, None, 0.3], pos_score=1.0)
+    first = mix(tiny_ds, pairs, cand, syn, MixConfig())[0]
+    hardest = mix(tiny_ds, pairs, cand, syn, MixConfig(synthetic_sampling="hardest"))[0]
+    assert first["negative_1"].tolist() == ["synthetic q1 0", "synthetic q2 0"]
+    assert hardest["negative_1"].tolist() == ["synthetic q1 1", "synthetic q2 2"]  # unscored ones come last
+    with pytest.raises(ValueError, match="mix.synthetic_sampling is 'best'; use 'first' or 'hardest'"):
+        MixConfig(synthetic_sampling="best")

@@ -6,14 +6,26 @@ from syneg.reflect_check import CheckConfig, dropped_shares, sources
 def test_sources_pair_each_positive_with_an_unjudged_off_topic_document(tiny_ds):
     pairs = pd.DataFrame({"query_id": ["q1", "q2"], "pos_id": ["d1", "d4"]})
     ranked = {"q1": ["d2", "d3"], "q2": ["d5"]}
-    src = sources(tiny_ds, pairs, CheckConfig(pairs=2, seed=1, exclude_top=2), ranked)
+    src = sources(tiny_ds, pairs, CheckConfig(pairs=2, seed=1, exclude_top=2, hard_negatives=False), ranked)
     assert src["label"].tolist() == ["false_negative", "true_negative"] * 2
     fn, tn = src[src["label"] == "false_negative"], src[src["label"] == "true_negative"]
     assert (fn["source_id"] == fn["pos_id"]).all()
     judged = {("q1", "d1"), ("q1", "d2"), ("q2", "d4")}
     for q, d in zip(tn["query_id"], tn["source_id"]):
         assert (q, d) not in judged and d not in ranked[q]
-    assert src.equals(sources(tiny_ds, pairs, CheckConfig(pairs=2, seed=1, exclude_top=2), ranked))  # seeded
+    assert src.equals(sources(tiny_ds, pairs, CheckConfig(pairs=2, seed=1, exclude_top=2, hard_negatives=False),
+                              ranked))  # seeded
+
+
+def test_a_hard_true_negative_is_the_best_ranked_unjudged_document_and_keeps_the_other_labels(tiny_ds):
+    pairs = pd.DataFrame({"query_id": ["q1", "q2"], "pos_id": ["d1", "d4"]})
+    ranked = {"q1": ["d1", "d2", "d3"], "q2": ["d4", "d5"]}  # d1 / d4: the positives; d2: judged for q1
+    cfg = CheckConfig(pairs=2, seed=1, exclude_top=2)
+    src = sources(tiny_ds, pairs, cfg, ranked)
+    hard = src[src["label"] == "hard_true_negative"]
+    assert hard[["query_id", "source_id"]].values.tolist() == [["q1", "d3"], ["q2", "d5"]]
+    without = sources(tiny_ds, pairs, CheckConfig(pairs=2, seed=1, exclude_top=2, hard_negatives=False), ranked)
+    assert src[src["label"] != "hard_true_negative"].reset_index(drop=True).equals(without)  # same draws
 
 
 def test_shares_per_check_and_the_goal():
@@ -28,6 +40,13 @@ def test_shares_per_check_and_the_goal():
                                                    "margin_or_critique": 1.0, "reflect": 1.0}
     assert out["true_negative"]["dropped_by"]["critique"] == 0.5 and out["true_negatives_kept"] == 0.5
     assert out["false_negatives_dropped"] == 1.0 and out["goal_met"] is False
+    hard = pd.DataFrame([("hard_true_negative", "", False, "keep"), ("hard_true_negative", "critique drop: z", False,
+                          "drop"), ("hard_true_negative", "", False, "keep"), ("hard_true_negative", "", False, "keep")],
+                        columns=["label", "reason", "margin_flag", "decision"]).assign(
+        verdict=lambda f: f["decision"], answers_query=False, on_topic=True)
+    out = dropped_shares(pd.concat([frame, hard], ignore_index=True))
+    assert out["hard_true_negatives_kept"] == 0.75 and out["hard_goal_met"] is True
+    assert out["hard_true_negatives_kept_by"]["critique"] == 0.75 and out["hard_true_negatives_kept_by"]["margin_check"] == 1
 
 
 def test_the_critique_gate_is_chosen_on_one_half_and_measured_on_the_other():

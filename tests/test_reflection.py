@@ -16,8 +16,8 @@ GOOD = ("Statins are prescribed to lower cholesterol and muscle pain is the side
 
 
 def table(rows):
-    return pd.DataFrame([(q, p, i, t, "Virology", "Intermediate", "nearly the same as", "offline", True, "m", "full",
-                          "") for i, (q, p, t) in enumerate(rows)], columns=COLUMNS)
+    return pd.DataFrame([(q, p, i, t, "Virology", "Intermediate", "nearly the same as", "", "offline", True, "m",
+                          "full", "") for i, (q, p, t) in enumerate(rows)], columns=COLUMNS)
 
 
 def test_each_reason_is_recorded(tiny_ds):
@@ -149,3 +149,12 @@ def test_the_model_check_flags_by_the_positive_aware_margin_whatever_the_sign():
     _model_check(neg, [0, 1, 2], reasons, Scores(), ReflectConfig(relative_margin=0.5))
     assert neg["margin_flag"].tolist() == [True, True, False]  # threshold -0.3; (1 - m) x positive flagged only a
     assert reasons == [FALSE_NEGATIVE, FALSE_NEGATIVE, ""]
+
+
+def test_meta_text_is_dropped_with_its_own_reason_when_asked(tiny_ds):
+    meta = "The positive_document discusses statins and muscle pain, but this answer is about older patients instead."
+    cand = table([("q1", "d1", meta), ("q1", "d1", GOOD)])
+    kept, dropped, stats = reflect(tiny_ds, cand, ReflectConfig(model_check=False, drop_meta_text=True))
+    assert dropped["reason"].tolist() == ["meta-text: 'positive_document'"] and kept["text"].tolist() == [GOOD]
+    kept, _, _ = reflect(tiny_ds, cand, ReflectConfig(model_check=False))
+    assert len(kept) == 2  # off by default until the new synthesis default is measured

@@ -112,7 +112,7 @@ def test_a_seeded_condition_runs_each_seed_and_passes_when_the_expected_value_is
     lines = []
     assert check([hybrid], tmp_path, run=False, echo=lines.append) is True
     assert lines == ["OK   hybrid                 finetuned.ndcg@10      expected 0.6843 in the interval, got 3 seeds "
-                     "0.6877/0.6835/0.6817: mean 0.6843, 95% CI [0.6767, 0.6919]"]
+                     "0.6877/0.6835/0.6817: mean 0.6843, 95% prediction interval [0.6735, 0.6951]"]
     far = Condition("hybrid", "", "metrics/scifact/evaluate.json", (Score("finetuned.ndcg@10", 0.70, 0.0),),
                     seeds=(42, 43, 44))
     lines = []

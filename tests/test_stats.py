@@ -83,3 +83,9 @@ def test_a_true_effect_of_the_mde_is_found_four_times_in_five():
 def test_bad_input_is_refused():
     with pytest.raises(ValueError, match="equal-length"):
         stats.paired([0.1, 0.2], [0.1])
+
+
+def test_the_same_difference_on_every_query_has_its_exact_p_value():
+    a = np.array([0.5, 0.6, 0.7])
+    r = stats.paired(a, a - 0.1)
+    assert r.p_randomization == pytest.approx(0.25) and (r.ci_low, r.ci_high) == pytest.approx((0.1, 0.1))

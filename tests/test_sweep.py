@@ -72,3 +72,29 @@ def test_collect_reads_each_datasets_metrics_and_the_single_dataset_layout_of_ol
     assert table[["dataset", "mix.strategy", "ndcg@10"]].values.tolist() == [
         ["fiqa", "hybrid", 0.3], ["scifact", "direct", 0.6857], ["scifact", "hybrid", 0.69]]
     assert table["grad_norm_variance"].isna().tolist() == [True, False, False]
+
+
+def test_each_point_is_compared_with_the_baseline_and_a_run_without_tables_is_named(tmp_path):
+    import subprocess
+
+    from syneg.sweep import significance
+    from tests.test_compare import _commit, _table
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    for key, value in (("user.email", "t@t"), ("user.name", "t")):
+        subprocess.run(["git", "config", key, value], cwd=tmp_path, check=True)
+    revs = {name: _commit(tmp_path, {"finetuned": _table(shift, seed)}, name)
+            for name, shift, seed in (("r42", 0.0, 1), ("r43", 0.0, 2), ("h42", 0.04, 3), ("h43", 0.04, 4),
+                                      ("d42", 0.0, 5))}
+    (tmp_path / "metrics" / "scifact" / "per_query" / "finetuned.csv").unlink()
+    old = _commit(tmp_path, {}, "before per-query tables")
+    points = pd.DataFrame([
+        {"dataset": "scifact", "mix.strategy": "hybrid", "mix.ratio": 0.0, "revs": f"{revs['r42']},{revs['r43']}"},
+        {"dataset": "scifact", "mix.strategy": "hybrid", "mix.ratio": 0.5, "revs": f"{revs['h42']},{revs['h43']}"},
+        {"dataset": "scifact", "mix.strategy": "direct", "mix.ratio": 0.5, "revs": revs["d42"]},
+        {"dataset": "scifact", "mix.strategy": "direct", "mix.ratio": 1.0, "revs": old}])
+    out = significance(points, ("hybrid", 0.0), tmp_path, resamples=500)
+    assert out.loc[1, "diff"] > 0.02 and out.loc[1, "p"] < 0.01 and out.loc[1, "mde_with_seeds"] is True
+    assert out.loc[2, "mde_with_seeds"] is False  # one run: the queries' MDE only
+    assert out.loc[3, "diff"] is None and out.loc[3, "note"].startswith("not compared: ")
+    assert "(queries)" in markdown(out.assign(seeds=[2, 2, 1, 1], **{"ndcg@10": 0.6}), ("hybrid", 0.0))

@@ -39,3 +39,41 @@ def test_table_labels_the_stand_in_and_records_failures(tiny_ds):
     assert set(neg["backend"]) == {"offline"} and neg["stand_in"].all()
     assert set(neg["query_id"]) == {"q1"} and fails.to_dict("records") == [
         {"query_id": "q2", "pos_id": "d4", "reason": "no usable neighbour sentences"}]
+
+
+def test_one_request_per_negative_each_with_its_own_attributes_and_numbered_across_the_pair(tiny_ds):
+    import pytest
+
+    pairs, cand = _inputs()
+    lists = {"tiny": {**LISTS["tiny"], "change": ["the population studied", "the outcome measured"]}}
+    cfg = SynthesizeConfig(attributes=lists, per_request=1, candidates=2)  # 2 negatives x 2 candidates per pair
+    items = build_items(tiny_ds, pairs, cand, cfg, "tiny")
+    assert [(i.query_id, i.request) for i in items] == [("q1", r) for r in range(4)] + [("q2", r) for r in range(4)]
+    one = build_items(tiny_ds, pairs, cand, SynthesizeConfig(attributes=lists), "tiny")
+    assert items[0].attributes == one[0].attributes  # request 0 draws as a pair's only request does
+    assert len({tuple(sorted(i.attributes.items())) for i in items[:4]}) > 1
+    neg, _ = synthesize(items, OfflineGenerator(), cfg.batch)
+    assert sorted(neg.loc[neg["query_id"] == "q1", "neg_index"]) == [0, 1, 2, 3]
+    for bad, message in (({"per_request": 3}, "does not divide the 4 negatives"),
+                         ({"template": "nope"}, "synthesize.template is 'nope'; use one of synthesize, synthesize_edit"),
+                         ({"candidates": 0}, "synthesize.candidates is 0")):
+        with pytest.raises(ValueError, match=message):
+            SynthesizeConfig(**{"candidates": 2, **bad})
+    with pytest.raises(ValueError, match="need about 1300 tokens, more than llm.max_tokens 512"):
+        SynthesizeConfig(max_words=250, per_request=2).check_length(512)
+    SynthesizeConfig(max_words=250, per_request=1).check_length(2048)  # fits
+
+
+def test_the_paper_template_renders_as_before_the_edit_template_existed():
+    from syneg.llm.prompt import render_synthesis
+
+    attrs = {"domain": "Virology", "difficulty": "Foundational", "length": "nearly the same as",
+             "change": "the population studied"}
+    text = render_synthesis("Statins reduce stroke.", "Statins lowered stroke by a third in 4,000 adults.", attrs, 2)
+    assert "the population studied" not in text and "; write about" not in text
+    edit = render_synthesis("Statins reduce stroke.", "Statins lowered stroke by a third in 4,000 adults.", attrs, 1,
+                            name="synthesize_edit", max_words=250)
+    assert "In your document, change the population studied." in edit and edit.endswith("write about 9.\n")
+    fixed = lambda t: t.split("Assume you are an expert")[0]  # noqa: E731 - the part a local model reuses
+    other = render_synthesis("Another claim.", "Another positive text here.", attrs, 1, name="synthesize_edit")
+    assert fixed(edit) == fixed(other)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from syneg.compare import format_p
+
 METRICS = ("ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100")
 SYSTEMS = (("finetuned", "this model"), ("zeroshot", "the base model, zero-shot"), ("bm25", "BM25 flat (Pyserini)"),
            ("bm25_multifield", "BM25 multifield (Pyserini)"))
@@ -67,7 +69,7 @@ def render(model: dict[str, Any], mix: dict[str, Any], train: dict[str, Any], ma
             rows.append([name, *(f"{100 * scores[key][m]:.2f}" for m in METRICS)])
     lines += _table(rows) if len(rows) > 1 else ["(no metrics yet)"]
     queries = (scores.get("finetuned") or {}).get("queries")
-    lines += ["", f"ignore_identical_ids: {scores.get('ignore_identical_ids', '?')}. Scores x 100, beir / pytrec_eval, "
+    lines += ["", f"ignore_identical_ids: {scores.get('ignore_identical_ids', '?')}. Scores x 100, pytrec_eval, "
               f"mean over all {queries if queries is not None else '?'} judged queries (a query with no retrieved "
               f"document counts 0).", ""]
     if comparisons:
@@ -82,7 +84,7 @@ def render(model: dict[str, Any], mix: dict[str, Any], train: dict[str, Any], ma
                 row = pair[1]
                 rows.append([names.get(key, key), metric, f"{100 * row['diff']:+.2f}",
                              f"[{100 * row['ci_low']:+.2f}, {100 * row['ci_high']:+.2f}]", row["differing"],
-                             "<0.0001" if row["p_randomization"] < 0.0001 else f"{row['p_randomization']:.4f}",
+                             format_p(row["p_randomization"]),
                              f"{100 * row['mde_queries']:.2f}"])
         lines += _table(rows) + [""]
     return "\n".join(lines)

@@ -32,6 +32,7 @@ import pandas as pd
 import typer
 
 from syneg import stats
+from syneg.commands import experiments, git_show, run
 from syneg.errors import UserError
 from syneg.evaluation import METRICS, read_per_query
 
@@ -75,33 +76,23 @@ def split_spec(spec: str) -> tuple[str, str | None]:
     return spec, None
 
 
-def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True)
-
-
 def resolve(repo: Path, rev: str) -> str:
     """The commit of a git revision or of a DVC experiment name."""
-    done = _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    done = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=repo,
+                          capture_output=True, text=True)
     if done.returncode == 0:
         return done.stdout.strip()
-    refs = _git(repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps").stdout.split("\n")
-    found = [line.split() for line in refs if line.split() and line.split()[0].endswith(f"/{rev}")]
+    found = experiments(repo, rev)
     if len(found) > 1:
-        head = _git(repo, "rev-parse", "HEAD").stdout.strip()
-        on_head = [f for f in found if f[0] == f"refs/exps/{head[:2]}/{head[2:]}/{rev}"]
-        if len(on_head) != 1:
-            raise CompareError(f"{rev}: {len(found)} experiments have this name (on different commits); name one by "
-                               f"its commit ({', '.join(f[1][:10] for f in found)})")
-        found = on_head
+        head = run(["git", "rev-parse", "HEAD"], repo).strip()
+        found = [f for f in found if f[0] == head] or found
+    if len(found) > 1:
+        raise CompareError(f"{rev}: {len(found)} experiments have this name (on different commits); name one by "
+                           f"its commit ({', '.join(commit[:10] for _, commit in found)})")
     if not found:
         raise CompareError(f"{rev}: not a git revision, DVC experiment, per-query table (.csv) or run file; check "
                            f"the name with `dvc exp list --all-commits` or `git log`")
     return found[0][1]
-
-
-def _show(repo: Path, commit: str, path: str) -> str | None:
-    done = _git(repo, "show", f"{commit}:{path}")
-    return done.stdout if done.returncode == 0 else None
 
 
 def _meta(metrics: dict | None) -> dict:
@@ -128,12 +119,12 @@ def load_run(spec: str, dataset: str, system: str, repo: Path, qrels: Path | Non
         metrics = json.loads((repo / metrics_path).read_text()) if (repo / metrics_path).is_file() else None
         return Run(spec, _checked_table(read_per_query(file), spec), None, _meta(metrics))
     commit = resolve(repo, where)
-    text = _show(repo, commit, table_path)
+    text = git_show(repo, commit, table_path)
     if text is None:
         raise CompareError(f"{spec}: no {table_path} at {commit[:10]} (it ran before per-query tables existed, or has "
                            f"no such system); check it out and run `dvc repro evaluate@{dataset}`, or compare its run "
                            f"files")
-    metrics_text = _show(repo, commit, metrics_path)
+    metrics_text = git_show(repo, commit, metrics_path)
     metrics = json.loads(metrics_text) if metrics_text else None
     return Run(spec, _checked_table(read_per_query(io.StringIO(text)), spec), commit, _meta(metrics))
 
@@ -143,6 +134,8 @@ def _checked_table(table: pd.DataFrame, spec: str) -> pd.DataFrame:
     if missing:
         raise CompareError(f"{spec}: not a per-query table (no column {missing[0]!r}); write one with the evaluate "
                            f"stage or syneg.evaluation.write_per_query")
+    if len(table) < 2:
+        raise CompareError(f"{spec}: {len(table)} query scored; a paired comparison needs at least 2")
     if table["query_id"].duplicated().any():
         raise CompareError(f"{spec}: query {table['query_id'][table['query_id'].duplicated()].iloc[0]!r} appears twice")
     return table.sort_values("query_id", kind="stable").reset_index(drop=True)
@@ -160,7 +153,7 @@ def _score_run_file(spec: str, path: Path, dataset: str, repo: Path, qrels: Path
                            f"(a prepare stage's qrels.parquet) or run `dvc repro prepare@{dataset}`")
     split = split or read(repo / "params.yaml").get("evaluate", {}).get("split", "test")
     relevant = store.load_relevant(qrels, split)
-    return Run(spec, per_query(relevant, read_trec(path)), None,
+    return Run(spec, _checked_table(per_query(relevant, read_trec(path)), spec), None,
                {"split": split, "ignore_identical_ids": False, "qrels_sha256": qrels_sha256(relevant)})
 
 
@@ -215,14 +208,10 @@ def compare(systems: list[System], metrics=DEFAULT_METRICS, seed: int = 42, resa
                    "run_means": means, "seed_sd": float(np.std(means, ddof=1)) if len(means) >= 2 else None}
             if system is not base:
                 parts = [seed_var_of(base, metric), seed_var_of(system, metric)]
-                seed_var = sum(parts) if None not in parts else None
                 result = stats.paired(system.scores(metric), base.scores(metric), seed=seed, resamples=resamples,
-                                      seed_var=seed_var or 0.0)
+                                      seed_var=None if None in parts else sum(parts))
                 row |= result.as_dict()
-                row["mde_queries"] = stats.mde(float(np.std(system.scores(metric) - base.scores(metric), ddof=1)),
-                                               result.n)
-                if seed_var is None:
-                    row["mde"] = None  # the seed term is unknown: only mde_queries, the paired test's own
+                row["mde_queries"] = stats.mde(result.sd_diff, result.n)  # the paired test's own, seeds aside
             rows.append(row)
         others = rows[1:]
         for test in ("p_randomization", "p_ttest"):
@@ -238,7 +227,7 @@ def _pct(value: float | None, sign: bool = False) -> str:
     return f"{value * 100:+.2f}" if sign else f"{value * 100:.2f}"
 
 
-def _p(value: float) -> str:
+def format_p(value: float) -> str:
     return "<0.0001" if value < 0.0001 else f"{value:.4f}"
 
 
@@ -265,7 +254,7 @@ def markdown(result: dict) -> str:
             p_t = row["p_ttest_holm" if holm else "p_ttest"]
             lines.append(f"| {row['system']} | {row['runs']} | {_pct(row['mean'])} | {_pct(row['seed_sd'])} | "
                          f"{_pct(row['diff'], True)} | [{_pct(row['ci_low'], True)}, {_pct(row['ci_high'], True)}] | "
-                         f"{row['differing']} | {_p(p_r)} | {_p(p_t)} | {_pct(row['mde'])} | {_pct(row['mde_queries'])} |")
+                         f"{row['differing']} | {format_p(p_r)} | {format_p(p_t)} | {_pct(row['mde'])} | {_pct(row['mde_queries'])} |")
     return "\n".join(lines) + "\n"
 
 

@@ -7,6 +7,11 @@ the LLM kept to the length it was asked for.
 - **flagged**: synthetic negatives the model check flagged as likely false negatives (above
   ``positive - |positive| x reflect.relative_margin``, as reflect decides).
 - **length ratio**: a synthetic negative's word count over its positive's, per sampled ``length`` attribute.
+- **quality** (:func:`quality`): what a researcher asks of the synthetic negatives, with the goals of issue
+  22: the share reflection keeps (>= 0.5), the kept ones' median score ratio against the retrieved negatives
+  the mix used (>= 0.85), their median length ratio (within 25% of 1), the share of the synthetic slots the mix
+  asked for that a synthetic negative filled (>= 0.9), and the LLM requests and generated tokens per kept
+  negative.
 
 Example:
     >>> histogram({"a": [0.1, 0.12, 0.9]}, [0.0, 0.5, 1.0])["a"].tolist()
@@ -73,6 +78,7 @@ def diagnose(synthetic: pd.DataFrame, candidates: pd.DataFrame, provenance: pd.D
 
     pos_words = synthetic["pos_id"].map(lambda d: _words(doc_text[d])).to_numpy()
     len_ratio = synthetic["text"].map(_words).to_numpy() / np.maximum(1, pos_words)
+    kept_len = len_ratio[(synthetic["reason"] == "").to_numpy()]
     by_length = {str(a) or "none": len_ratio[(synthetic["length"] == a).to_numpy()]
                  for a in sorted(synthetic["length"].unique())} if "length" in synthetic else {}
     lengths = histogram({"all": len_ratio, **by_length}, LENGTH_BINS)
@@ -82,10 +88,49 @@ def diagnose(synthetic: pd.DataFrame, candidates: pd.DataFrame, provenance: pd.D
                         "retrieved_used": _summary(ret_ratio)},
         "model_check_flagged": flagged,
         "model_check_flagged_share": round(flagged / max(1, len(syn_ratio)), 4),
-        "length_ratio": {"all": _summary(len_ratio), **{a: _summary(v) for a, v in by_length.items()}},
+        "length_ratio": {"all": _summary(len_ratio), "kept": _summary(kept_len),
+                         **{a: _summary(v) for a, v in by_length.items()}},
         "length_within_25pct": round(float(np.mean(np.abs(len_ratio - 1) <= 0.25)), 4) if len(len_ratio) else None,
     }
     return metrics, scores, lengths
+
+
+GOALS = {"kept_share": (">=", 0.5), "score_ratio_kept_median": (">=", 0.85),
+         "length_ratio_kept_median": ("within", 0.25), "synthetic_slots_filled_share": (">=", 0.9)}
+
+
+def _met(value: float | None, rule: tuple[str, float]) -> bool | None:
+    if value is None:
+        return None
+    kind, bound = rule
+    return bool(abs(value - 1) <= bound) if kind == "within" else bool(value >= bound)
+
+
+def quality(synthetic: pd.DataFrame, metrics: dict[str, Any], mix: dict[str, Any], synthesize: dict[str, Any],
+            reflect: dict[str, Any]) -> dict[str, Any]:
+    """The negative-quality figures of a run, in one block (module docstring), from reflect's table of every
+    synthetic negative, the diagnostics' distributions and the synthesize, reflect and mix metrics."""
+    kept = int((synthetic["reason"] == "").sum())
+    answers = lambda m: int(m.get("requests", 0)) + int(m.get("cache_hits", 0))  # noqa: E731 - answered requests
+    critique = reflect.get("llm") or {}
+    requests = answers(synthesize) + answers(critique)
+    tokens = int(synthesize.get("completion_tokens_all_answers", 0)) + int(critique.get("completion_tokens_all_answers", 0))
+    asked = mix.get("synthetic_asked")
+    out = {
+        "synthetic_written": int(len(synthetic)),
+        "kept": kept,
+        "kept_share": round(kept / len(synthetic), 4) if len(synthetic) else None,
+        "score_ratio_kept_median": metrics["score_ratio"]["synthetic_kept"].get("median"),
+        "score_ratio_retrieved_used_median": metrics["score_ratio"]["retrieved_used"].get("median"),
+        "length_ratio_kept_median": metrics["length_ratio"].get("kept", {}).get("median"),
+        "synthetic_slots_asked": asked,
+        "synthetic_slots_filled": mix.get("synthetic"),
+        "synthetic_slots_filled_share": round(mix["synthetic"] / asked, 4) if asked else None,
+        "llm_requests_per_kept": round(requests / kept, 3) if kept else None,
+        "generated_tokens_per_kept": round(tokens / kept, 1) if kept else None,
+    }
+    out["goals_met"] = {key: _met(out[key], rule) for key, rule in GOALS.items()}
+    return out
 
 
 def examples(kept: pd.DataFrame, queries: dict[str, str], doc_text: dict[str, str], n: int = 5, seed: int = 0,

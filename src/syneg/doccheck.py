@@ -1,32 +1,72 @@
 """Docs that cannot rot: links and anchors resolve, every params key is documented once with its default,
 and every command shown names something that exists.
 
-``python -m syneg.doccheck`` prints one line per problem (file, line, what, the fix) and exits 1 when there is
-any; ``tests/test_docs.py`` runs it on the project and on broken copies.
+Pages are parsed with markdown-it-py (CommonMark, the parser ``rich`` already brings): its tokens give the
+headings, the links, the tables and the fenced blocks, so a fence, a title in a link or a table cell is read
+as GitHub reads it. ``python -m syneg.doccheck`` prints one line per problem (file, line, what, the fix) and
+exits 1 when there is any; ``tests/test_docs.py`` runs it on the project and on broken copies.
 
 Example:
-    >>> slug("Speed and scale (`model.backend`)!")
-    'speed-and-scale-modelbackend'
-    >>> flat({"a": {"b": 1, "c": [2]}})
-    {'a.b': 1, 'a.c': [2]}
+    >>> slug("Speed and scale (`model.backend`)!"), slug("reflect_check")
+    ('speed-and-scale-modelbackend', 'reflect_check')
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS_PAGE = "docs/parameters.md"
-LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
-HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-FENCE = re.compile(r"^(\s*)(```+|~~~+)\s*([\w+-]*)")
 SHELL_LANGS = {"bash", "sh", "shell", "console"}
+TOOLS = ("make", "python", "python3", "torchrun", "accelerate", "dvc")
+
+
+@dataclass(frozen=True)
+class Page:
+    """A Markdown page as markdown-it-py's tokens."""
+
+    path: Path
+    tokens: tuple
+
+    @classmethod
+    def read(cls, path: Path) -> "Page":
+        stat = path.stat()
+        return _parse(path, stat.st_mtime_ns, stat.st_size)
+
+    def inlines(self, inside: str | None = None) -> Iterator[tuple[int, Any]]:
+        """``(line, inline token)`` of every inline run, or only of those inside ``inside`` (``th``, ``td``,
+        ``heading``)."""
+        stack: list[str] = []
+        for token in self.tokens:
+            if token.nesting == 1:
+                stack.append(token.type[:-5])
+            elif token.nesting == -1 and stack:
+                stack.pop()
+            elif token.type == "inline" and (inside is None or (stack and stack[-1] == inside)):
+                yield (token.map[0] + 1 if token.map else 0), token
+
+    def fences(self) -> Iterator[tuple[int, str, str]]:
+        """``(line of the first line of code, language, code)`` of every fenced block."""
+        for token in self.tokens:
+            if token.type == "fence":
+                yield token.map[0] + 2, token.info.strip().split(" ")[0].lower(), token.content
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(path: Path, mtime_ns: int, size: int) -> Page:
+    """A page's tokens, parsed once per version of the file (anchors are asked for once per link)."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark").enable("table")
+    return Page(path, tuple(md.parse(path.read_text(encoding="utf-8"))))
 
 
 def pages(root: Path = ROOT) -> list[Path]:
@@ -34,38 +74,15 @@ def pages(root: Path = ROOT) -> list[Path]:
     return [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
 
 
-def _prose(text: str) -> list[tuple[int, str]]:
-    """The lines outside fenced code blocks, numbered from 1."""
-    out, fence = [], None
-    for number, line in enumerate(text.splitlines(), 1):
-        match = FENCE.match(line)
-        if match and (fence is None or match.group(2).startswith(fence)):
-            fence = match.group(2)[:3] if fence is None else None
-            continue
-        if fence is None:
-            out.append((number, line))
-    return out
-
-
-def code_blocks(text: str) -> list[tuple[int, str, list[tuple[int, str]]]]:
-    """Each fenced block as ``(line of the fence, language, [(line number, line), ...])``."""
-    blocks, current = [], None
-    for number, line in enumerate(text.splitlines(), 1):
-        match = FENCE.match(line)
-        if match and current is None:
-            current = (number, match.group(3).lower(), [])
-        elif match and current is not None and not match.group(3):
-            blocks.append(current)
-            current = None
-        elif current is not None:
-            current[2].append((number, line))
-    return blocks
+def _plain(inline) -> str:
+    """The text an inline run renders to (code spans and link texts included, markup dropped)."""
+    return "".join(child.content for child in inline.children or () if child.type in ("text", "code_inline"))
 
 
 def slug(heading: str) -> str:
-    """GitHub's anchor for a heading: lower case, markup and punctuation dropped, spaces to hyphens."""
-    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # a link in a heading keeps its text
-    text = re.sub(r"[`*_~]|<[^>]+>", "", text.strip().lower())
+    """GitHub's anchor for a heading's rendered text: lower case, punctuation other than ``-`` and ``_`` dropped,
+    spaces to hyphens (a heading written with markup: pass its rendered text, as :func:`anchors` does)."""
+    text = heading.strip().lower().replace("`", "")
     text = re.sub(r"[^\w\- ]", "", text)
     return text.replace(" ", "-")
 
@@ -74,11 +91,8 @@ def anchors(path: Path) -> set[str]:
     """Every anchor a page has: its headings' slugs, repeats numbered ``-1``, ``-2`` as GitHub does."""
     seen: dict[str, int] = {}
     out = set()
-    for _, line in _prose(path.read_text(encoding="utf-8")):
-        match = HEADING.match(line)
-        if not match:
-            continue
-        base = slug(match.group(2))
+    for _, inline in Page.read(path).inlines("heading"):
+        base = slug(_plain(inline))
         count = seen.get(base, 0)
         out.add(base if count == 0 else f"{base}-{count}")
         seen[base] = count + 1
@@ -87,33 +101,57 @@ def anchors(path: Path) -> set[str]:
 
 def check_links(root: Path = ROOT) -> list[str]:
     """Every relative link of README.md and docs/ to a file that exists, and every ``#anchor`` to a heading."""
+    from urllib.parse import unquote
+
     problems = []
     for page in pages(root):
-        for number, line in _prose(page.read_text(encoding="utf-8")):
-            for target in LINK.findall(re.sub(r"`[^`]*`", "", line)):
-                if re.match(r"[a-z][a-z0-9+.-]*:", target):  # https:, mailto: ...
+        rel = page.relative_to(root)
+        for number, inline in Page.read(page).inlines():
+            for child in inline.children or ():
+                if child.type not in ("link_open", "image"):
+                    continue
+                target = str(child.attrs.get("href") or child.attrs.get("src") or "")
+                if not target or re.match(r"[a-z][a-z0-9+.-]*:", target):  # https:, mailto: ...
                     continue
                 where, _, anchor = target.partition("#")
+                where = unquote(where)
                 dest = (page.parent / where).resolve() if where else page
-                rel = page.relative_to(root)
                 if not dest.exists():
                     problems.append(f"{rel}:{number}: link to {where}, which does not exist; fix the path")
-                elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
+                elif anchor and dest.suffix == ".md" and unquote(anchor) not in anchors(dest):
                     problems.append(f"{rel}:{number}: link to #{anchor} in {dest.relative_to(root)}, which has no "
                                     f"such heading; use one of its headings' anchors")
     return problems
 
 
-def flat(data: dict, prefix: str = "") -> dict[str, Any]:
-    """Leaf keys of a params mapping as dotted paths (lists are values)."""
-    out: dict[str, Any] = {}
+def flat(data: dict) -> dict[str, Any]:
+    """Leaf keys of a params mapping as dotted paths, with their values (lists are values).
+
+    Example:
+        >>> flat({"a": {"b": 1, "c": [2]}})
+        {'a.b': 1, 'a.c': [2]}
+    """
+    from syneg.dag import leaves
+
+    def value(path: tuple[str, ...]) -> Any:
+        node: Any = data
+        for part in path:
+            node = node[part]
+        return node
+
+    return {".".join(path): value(path) for path in leaves(data)}
+
+
+def lookup(data: dict, dotted: str) -> tuple[bool, Any]:
+    """``(found, value)`` of the key ``a.b.c`` in nested ``data``; a key may itself hold dots (``gpt-4.1``)."""
+    if dotted in data:
+        return True, data[dotted]
     for key, value in data.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            out.update(flat(value, f"{path}."))
-        else:
-            out[path] = value
-    return out
+        if isinstance(value, dict) and dotted.startswith(f"{key}."):
+            found, got = lookup(value, dotted[len(key) + 1:])
+            if found:
+                return True, got
+    return False, None
 
 
 def as_yaml(value: Any) -> str:
@@ -121,25 +159,20 @@ def as_yaml(value: Any) -> str:
     return yaml.safe_dump([value], default_flow_style=True, width=10**6, allow_unicode=True).strip()[1:-1]
 
 
-def _lookup(data: dict, dotted: str) -> tuple[bool, Any]:
-    """``(found, value)`` of the key ``a.b.c`` in nested ``data``; a key may itself hold dots (``gpt-4.1``)."""
-    if dotted in data:
-        return True, data[dotted]
-    for key, value in data.items():
-        if isinstance(value, dict) and dotted.startswith(f"{key}."):
-            found, got = _lookup(value, dotted[len(key) + 1:])
-            if found:
-                return True, got
-    return False, None
-
-
 def documented(page: Path) -> list[tuple[int, str, str]]:
-    """The parameters page's rows: ``(line, key, default cell)``, the key and default written as code."""
-    rows = []
-    for number, line in _prose(page.read_text(encoding="utf-8")):
-        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.lstrip().startswith("|") else []
-        if len(cells) >= 2 and re.fullmatch(r"`[^`]+`", cells[0]):
-            rows.append((number, cells[0].strip("`"), cells[1]))
+    """The parameters page's table rows: ``(line, key, default)``, when the first cell is a key written as
+    code; the default is the second cell's code (or its text when it has none)."""
+    rows, cells, start = [], [], 0
+    for token in Page.read(page).tokens:
+        if token.type == "tr_open":
+            cells, start = [], (token.map[0] + 1 if token.map else 0)
+        elif token.type == "inline" and cells is not None:
+            cells.append(token)
+        elif token.type == "tr_close" and len(cells) >= 2:
+            key = [c.content for c in cells[0].children or () if c.type == "code_inline"]
+            code = [c.content for c in cells[1].children or () if c.type == "code_inline"]
+            if len(key) == 1 and _plain(cells[0]).strip() == key[0]:
+                rows.append((start, key[0], code[0] if len(code) == 1 else cells[1].content))
     return rows
 
 
@@ -154,13 +187,13 @@ def check_params(root: Path = ROOT) -> list[str]:
     problems, covered = [], {}
     leaves = flat(params)
     for number, key, default in documented(page):
-        found, value = _lookup(params, key)
+        found, value = lookup(params, key)
         where = f"{PARAMS_PAGE}:{number}"
         if not found:
             problems.append(f"{where}: `{key}` is not a key of params.yaml; remove the row or fix its name")
             continue
         try:
-            written = yaml.safe_load(default.strip("`")) if re.fullmatch(r"`[^`]*`", default) else default
+            written = yaml.safe_load(default)
         except yaml.YAMLError:
             written = default
         if written != value:
@@ -203,11 +236,11 @@ def _module_exists(name: str, root: Path) -> bool:
         return False
 
 
-def _commands(lines: list[tuple[int, str]]) -> list[tuple[int, list[str]]]:
-    """Shell lines of a block, continuations joined, prompts and comments dropped, split at ``&&``, ``;``,
-    ``|`` and parentheses."""
-    out, pending, start = [], "", 0
-    for number, line in lines:
+def _commands(code: str, first: int) -> list[tuple[int, list[str]]]:
+    """Shell lines of a block (the first at line ``first``), continuations joined, prompts and comments
+    dropped, split at ``&&``, ``||``, ``;``, ``|`` and parentheses."""
+    out, pending, start = [], "", first
+    for number, line in enumerate(code.splitlines(), first):
         text = re.sub(r"^\s*\$\s+", "", line)
         if not pending:
             start = number
@@ -232,41 +265,54 @@ def _commands(lines: list[tuple[int, str]]) -> list[tuple[int, list[str]]]:
     return out
 
 
+MAKE_OPTIONS_WITH_VALUE = {"-C", "-f", "-j", "-l", "-o", "-W", "-I", "--directory", "--file", "--jobs"}
+
+
+def _params_key(setting: str) -> str:
+    """The key of a ``-S`` value: ``key=value`` or ``file.yaml:key=value``."""
+    key = setting.split("=", 1)[0]
+    return key.split(":", 1)[1] if ":" in key else key
+
+
 def _check_command(words: list[str], root: Path, targets: set[str], stages: set[str],
                    params: dict) -> str | None:
     while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S*", words[0]):  # VAR=value before the command
         words = words[1:]
-    if not words:
+    if not words or words[0] not in TOOLS and not words[0].endswith("/python"):
         return None
     tool, args = words[0], words[1:]
     if tool == "make":
-        names = [a for a in args if not a.startswith("-") and "=" not in a]
+        names, skip = [], False
+        for arg in args:
+            if skip:
+                skip = False
+            elif arg in MAKE_OPTIONS_WITH_VALUE:
+                skip = True
+            elif not arg.startswith("-") and "=" not in arg:
+                names.append(arg)
         missing = [n for n in names if n not in targets]
         return f"make target {missing[0]!r} is not in the Makefile" if missing else None
-    if tool in ("python", "python3", "torchrun") or tool.endswith("/python"):
+    if tool == "accelerate" and args[:1] != ["launch"]:
+        return None
+    if tool in ("python", "python3", "torchrun", "accelerate") or tool.endswith("/python"):
         if "-m" in args:
+            if args.index("-m") + 1 >= len(args):
+                return "python -m names no module"
             module = args[args.index("-m") + 1]
             return None if _module_exists(module, root) else f"module {module!r} does not exist"
         script = next((a for a in args if a.endswith(".py")), None)
-        if script and not (root / script).exists():
-            return f"script {script} does not exist"
-        return None
-    if tool == "accelerate" and args[:1] == ["launch"]:
-        script = next((a for a in args if a.endswith(".py")), None)
         return f"script {script} does not exist" if script and not (root / script).exists() else None
-    if tool == "dvc":
-        sub = args[:2]
-        if sub[:1] == ["repro"] or sub == ["commit", "-f"] or sub[:1] == ["commit"]:
-            for target in (a for a in args[1:] if not a.startswith("-")):
-                stage = target.split("@", 1)[0]
-                if stage not in stages:
-                    return f"dvc stage {stage!r} is not in dvc.yaml"
-        for i, arg in enumerate(args):
-            if arg in ("-S", "--set-param") and i + 1 < len(args):
-                key = args[i + 1].split("=", 1)[0]
-                if not _lookup(params, key)[0]:
-                    return f"params key {key!r} (in -S) is not in params.yaml"
-        return None
+    # dvc
+    if args[:1] in (["repro"], ["commit"]):
+        for target in (a for a in args[1:] if not a.startswith("-")):
+            stage = target.split("@", 1)[0]
+            if stage not in stages:
+                return f"dvc stage {stage!r} is not in dvc.yaml"
+    for i, arg in enumerate(args):
+        setting = args[i + 1] if arg in ("-S", "--set-param") and i + 1 < len(args) else \
+            arg.split("=", 1)[1] if arg.startswith("--set-param=") else None
+        if setting is not None and not lookup(params, _params_key(setting))[0]:
+            return f"params key {_params_key(setting)!r} (in -S) is not in params.yaml"
     return None
 
 
@@ -277,10 +323,10 @@ def check_commands(root: Path = ROOT) -> list[str]:
     params = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
     problems = []
     for page in pages(root):
-        for _, lang, lines in code_blocks(page.read_text(encoding="utf-8")):
+        for first, lang, code in Page.read(page).fences():
             if lang not in SHELL_LANGS:
                 continue
-            for number, words in _commands(lines):
+            for number, words in _commands(code, first):
                 problem = _check_command(words, root, targets, stages, params)
                 if problem:
                     problems.append(f"{page.relative_to(root)}:{number}: {problem}; fix the command or the docs")

@@ -55,13 +55,13 @@ def _mrr(relevant: dict[str, int], ranking: dict[str, float], k: int) -> float:
 def scores(qrels: dict[str, dict[str, int]], run: Run, ignore_identical_ids: bool = False,
            ndcg_ks: Sequence[int] = (10,), recall_ks: Sequence[int] = (10, 100), map_ks: Sequence[int] = (100,),
            mrr_ks: Sequence[int] = (10,)) -> dict[str, dict[str, float]]:
-    """Each judged query's ``ndcg@k``, ``recall@k``, ``map@k`` (pytrec_eval) and ``mrr@k`` (beir's rule), in
-    pytrec_eval's order, then the queries it had nothing for, at 0."""
+    """Each judged query's ``ndcg@k``, ``recall@k``, ``map@k`` (pytrec_eval) and ``mrr@k`` (beir's rule), and
+    ``retrieved`` (documents ranked), in pytrec_eval's order, then the queries it had nothing for, at 0."""
     import pytrec_eval
 
     run = _clean(qrels, run, ignore_identical_ids)
-    measures = {f"ndcg_cut.{','.join(map(str, ndcg_ks))}", f"recall.{','.join(map(str, recall_ks))}",
-                f"map_cut.{','.join(map(str, map_ks))}"}
+    measures = {f"{name}.{','.join(map(str, ks))}" for name, ks in (("ndcg_cut", ndcg_ks), ("recall", recall_ks),
+                                                                      ("map_cut", map_ks)) if ks}
     evaluated = pytrec_eval.RelevanceEvaluator(qrels, measures).evaluate(run) if run else {}
     out: dict[str, dict[str, float]] = {}
     for query in [*evaluated, *(q for q in qrels if q not in evaluated)]:
@@ -70,6 +70,7 @@ def scores(qrels: dict[str, dict[str, int]], run: Run, ignore_identical_ids: boo
         row |= {f"recall@{k}": got.get(f"recall_{k}", 0.0) for k in recall_ks}
         row |= {f"map@{k}": got.get(f"map_cut_{k}", 0.0) for k in map_ks}
         row |= {f"mrr@{k}": _mrr(qrels[query], run.get(query, {}), k) for k in mrr_ks}
+        row["retrieved"] = len(run.get(query, {}))
         out[query] = row
     return out
 
@@ -79,11 +80,10 @@ def _means(rows: dict[str, dict[str, float]], names: Sequence[str]) -> dict[str,
     return {name: round(sum(row[name] for row in rows.values()) / n, DECIMALS) if n else 0.0 for name in names}
 
 
-def _summary(rows: dict[str, dict[str, float]], run: Run, ignore_identical_ids: bool) -> dict:
+def _summary(rows: dict[str, dict[str, float]]) -> dict:
     out: dict = _means(rows, METRICS)
-    cleaned = _clean(rows, run, ignore_identical_ids)
     out["queries"] = len(rows)
-    out["queries_without_results"] = sum(1 for q in rows if not cleaned.get(q))
+    out["queries_without_results"] = sum(1 for row in rows.values() if not row["retrieved"])
     return out
 
 
@@ -95,7 +95,7 @@ def _table(rows: dict[str, dict[str, float]]) -> pd.DataFrame:
 def evaluate(qrels: dict[str, dict[str, int]], run: Run, ignore_identical_ids: bool = False) -> dict:
     """The means of :data:`METRICS` over every judged query (values x 1, 5 places), with ``queries`` (judged
     queries scored) and ``queries_without_results`` (of those, the ones the run retrieved nothing for)."""
-    return _summary(scores(qrels, run, ignore_identical_ids), run, ignore_identical_ids)
+    return _summary(scores(qrels, run, ignore_identical_ids))
 
 
 def per_query(qrels: dict[str, dict[str, int]], run: Run, ignore_identical_ids: bool = False) -> pd.DataFrame:
@@ -106,7 +106,10 @@ def per_query(qrels: dict[str, dict[str, int]], run: Run, ignore_identical_ids: 
 def curve(qrels: dict[str, dict[str, int]], run: Run, ignore_identical_ids: bool = False,
           ks: Sequence[int] = CURVE_KS) -> list[dict[str, float]]:
     """nDCG@k and Recall@k over every judged query for each ``k`` in ``ks``: rows for a ``dvc plots`` curve."""
-    rows = scores(qrels, run, ignore_identical_ids, ndcg_ks=ks, recall_ks=ks, map_ks=(ks[-1],), mrr_ks=(ks[-1],))
+    return _curve(scores(qrels, run, ignore_identical_ids, ndcg_ks=ks, recall_ks=ks, map_ks=(), mrr_ks=()), ks)
+
+
+def _curve(rows: dict[str, dict[str, float]], ks: Sequence[int]) -> list[dict[str, float]]:
     means = _means(rows, [f"{m}@{k}" for k in ks for m in ("ndcg", "recall")])
     return [{"k": k, "ndcg": means[f"ndcg@{k}"], "recall": means[f"recall@{k}"]} for k in ks]
 
@@ -138,9 +141,9 @@ def score_run_file(qrels: dict[str, dict[str, int]], run_file, curve_file, per_q
     and, when asked, its per-query table; return its metrics."""
     from syneg.retrieval.trec import read_trec
 
-    ranking = read_trec(run_file)
-    write_curve(curve_file, curve(qrels, ranking, ignore_identical_ids))
-    rows = scores(qrels, ranking, ignore_identical_ids)
+    rows = scores(qrels, read_trec(run_file), ignore_identical_ids, ndcg_ks=sorted({*CURVE_KS, 10}),
+                  recall_ks=sorted({*CURVE_KS, 10, 100}))  # one pass: the curve's cut-offs and the metrics'
+    write_curve(curve_file, _curve(rows, CURVE_KS))
     if per_query_file is not None:
         write_per_query(per_query_file, _table(rows))
-    return _summary(rows, ranking, ignore_identical_ids)
+    return _summary(rows)

@@ -16,8 +16,9 @@ import pandas as pd
 
 WRITTEN: list[Path] = []  # every path this process renamed into place (see keep_last_good)
 TMP_MARK = ".tmp-"  # `.<name>.tmp-<pid>-<random>`: a temporary beside its output (ignored by git)
-# Before TMP_MARK (2026-11), temporaries were `.<name>.<8 characters of mkdtemp>`, with no pid to tell whether
-# their writer still runs; no version writes them now, so one found beside an output is a leftover.
+# Before TMP_MARK (2026-11), temporaries were mkdtemp folders `.<name>.<8 characters>`, with no pid to tell
+# whether their writer still runs; no version makes them now, so such a folder beside an output is a leftover
+# (a file of that form is not: it was never one of ours).
 LEGACY_TMP = re.compile(r"[a-z0-9_]{8}")
 
 
@@ -56,7 +57,7 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False) -> Iterator[Path]
 
     The rename happens only when the block finishes without an exception, so a crash or ``kill -9`` leaves
     either the old file or no file, never a truncated one. A temporary that a killed process left beside
-    ``path`` is removed the next time ``path`` is written (so is one in the form earlier versions used,
+    ``path`` is removed the next time ``path`` is written (so is a folder in the form earlier versions used,
     ``.<name>.<8 characters>``); what is renamed gets the user's umask modes.
 
     Example:
@@ -70,12 +71,8 @@ def atomic_path(path: str | os.PathLike, is_dir: bool = False) -> Iterator[Path]
         if _owner_gone(stale):
             shutil.rmtree(stale, ignore_errors=True)
     for legacy in path.parent.glob(f".{path.name}.????????"):
-        if not LEGACY_TMP.fullmatch(legacy.name[len(path.name) + 2:]):
-            continue
-        if legacy.is_dir() and not legacy.is_symlink():
+        if LEGACY_TMP.fullmatch(legacy.name[len(path.name) + 2:]) and legacy.is_dir() and not legacy.is_symlink():
             shutil.rmtree(legacy, ignore_errors=True)
-        else:
-            legacy.unlink(missing_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=path.parent))
     target = tmp if is_dir else tmp / path.name
     try:

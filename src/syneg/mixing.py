@@ -50,6 +50,9 @@ class MixConfig:
             ignored by the two single-kind strategies.
         num_negatives: hard negatives per training instance.
         retrieved_sampling: ``top`` (best-ranked kept candidates first) or ``random`` (seeded, from the pool).
+        synthetic_sampling: ``first`` (in the order they were written) or ``hardest`` (the kept synthetic
+            negatives the base model scores closest to their positive first; with ``synthesize.candidates`` > 1,
+            the hardest of the candidates that passed reflection).
         seed: seeds rounding and sampling.
     """
 
@@ -57,6 +60,7 @@ class MixConfig:
     ratio: float = 0.333333
     num_negatives: int = 3
     retrieved_sampling: str = "top"
+    synthetic_sampling: str = "first"
     seed: int = 42
 
     @property
@@ -73,6 +77,8 @@ class MixConfig:
             raise ValueError("mix.num_negatives must be at least 1.")
         if self.retrieved_sampling not in ("top", "random"):
             raise ValueError(f"mix.retrieved_sampling is '{self.retrieved_sampling}'; use 'top' or 'random'.")
+        if self.synthetic_sampling not in ("first", "hardest"):
+            raise ValueError(f"mix.synthetic_sampling is '{self.synthetic_sampling}'; use 'first' or 'hardest'.")
 
 
 def synthetic_counts(n_instances: int, ratio: float, num_negatives: int, seed: int) -> np.ndarray:
@@ -92,6 +98,16 @@ def synthetic_counts(n_instances: int, ratio: float, num_negatives: int, seed: i
     return counts
 
 
+def _ordered_synthetic(synthetic: pd.DataFrame, sampling: str) -> pd.DataFrame:
+    """Kept synthetic negatives in the order ``mix`` takes them: as written, or hardest first (the base model's
+    score over the positive's, highest first; unscored ones last, as written)."""
+    if sampling != "hardest" or not {"neg_score", "pos_score"} <= set(synthetic.columns):
+        return synthetic.sort_values(["query_id", "pos_id", "neg_index"])
+    ratio = (synthetic["neg_score"] / synthetic["pos_score"]).fillna(-np.inf)
+    return (synthetic.assign(_ratio=-ratio).sort_values(["query_id", "pos_id", "_ratio", "neg_index"])
+            .drop(columns="_ratio"))
+
+
 def mix(ds: Dataset, pairs: pd.DataFrame, candidates: pd.DataFrame, synthetic: pd.DataFrame,
         cfg: MixConfig) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Build the training table.
@@ -99,7 +115,8 @@ def mix(ds: Dataset, pairs: pd.DataFrame, candidates: pd.DataFrame, synthetic: p
     Args:
         pairs: ``query_id, pos_id`` training instances, in order.
         candidates: the mine stage's kept candidates (``query_id, pos_id, doc_id, rank``).
-        synthetic: the reflect stage's kept negatives (``query_id, pos_id, neg_index, text``).
+        synthetic: the reflect stage's kept negatives (``query_id, pos_id, neg_index, text``; ``neg_score`` and
+            ``pos_score`` for ``synthetic_sampling: hardest``).
 
     Returns:
         ``(train, provenance, stats)``: ``train`` in sentence-transformers' shape (``anchor, positive,
@@ -110,7 +127,7 @@ def mix(ds: Dataset, pairs: pd.DataFrame, candidates: pd.DataFrame, synthetic: p
     qtext = dict(zip(ds.queries["query_id"], ds.queries["text"]))
     dtext = doc_texts(ds)
     retrieved = candidates.sort_values(["query_id", "pos_id", "rank"]).groupby(["query_id", "pos_id"])["doc_id"].agg(list)
-    synth = synthetic.sort_values(["query_id", "pos_id", "neg_index"]).groupby(["query_id", "pos_id"])["text"].agg(list)
+    synth = _ordered_synthetic(synthetic, cfg.synthetic_sampling).groupby(["query_id", "pos_id"], sort=False)["text"].agg(list)
 
     if cfg.strategy == "direct":
         chosen = np.zeros(n, dtype=bool)
@@ -160,6 +177,7 @@ def mix(ds: Dataset, pairs: pd.DataFrame, candidates: pd.DataFrame, synthetic: p
         "retrieved": int(src.get("retrieved", 0)),
         "random": int(src.get("random", 0)),
         "synthetic_share": round(src.get("synthetic", 0) / total, 4) if total else 0.0,
+        "synthetic_asked": int(want_syn.sum()),
         "instances_with_both_kinds": int(sum(
             1 for r in provenance[[f"source_{j + 1}" for j in range(k)]].itertuples(index=False)
             if "synthetic" in r and "retrieved" in r)),

@@ -2,7 +2,8 @@
 
 Checks, cheapest first (the first that fails is the recorded reason; the LLM is asked only about candidates
 the cheap checks kept):
-    1. ``empty`` / ``too short`` / ``garbled``: not a usable document.
+    1. ``empty`` / ``too short`` / ``garbled``: not a usable document; ``meta-text`` (with ``drop_meta_text``):
+       it writes about the task (``The positive_document discusses ...``) instead of being a document.
     2. ``near-copy``: its word 3-grams overlap the positive's by more than ``max_copy_jaccard``.
     3. ``duplicate``: the same text as an earlier negative of the same instance.
     4. ``likely false negative``: the base model scores it for the query above ``positive - |positive| x
@@ -48,7 +49,7 @@ from syneg.data.store import DataError, Dataset, doc_texts
 from syneg.embeddings import Embeddings, encode
 from syneg.llm.critic import Candidate, Critic
 from syneg.margins import relative_threshold
-from syneg.text_checks import garbled, shingle_jaccard
+from syneg.text_checks import garbled, meta_text, shingle_jaccard
 
 FALSE_NEGATIVE = "likely false negative: scores near or above the positive"
 DECISIONS = ("judgments", "verdict")
@@ -74,6 +75,8 @@ class ReflectConfig:
             model scores at least this share of the positive's score (with ``model_check``).
         revise: ask the critique for a revised document with a "revise" verdict; without it, "revise" keeps
             the candidate as it is.
+        drop_meta_text: drop a candidate that writes about the task (the query, the positive, hard negatives)
+            instead of being a document, with the reason ``meta-text``.
     """
 
     critique: bool = True
@@ -86,6 +89,7 @@ class ReflectConfig:
     critique_max_tokens: int | None = 512
     critique_min_score_ratio: float = 0.7
     revise: bool = False
+    drop_meta_text: bool = False
 
     def __post_init__(self) -> None:
         if self.critique_decision not in DECISIONS:
@@ -147,7 +151,7 @@ def read_candidates(path: str | Path, ds: Dataset) -> pd.DataFrame:
 
 
 def _text_problem(text: str, positive: str, cfg: ReflectConfig) -> str:
-    why = garbled(text, min_words=cfg.min_words)
+    why = garbled(text, min_words=cfg.min_words) or (meta_text(text) if cfg.drop_meta_text else "")
     if not why and shingle_jaccard(text, positive) > cfg.max_copy_jaccard:
         why = "near-copy of the positive"
     return why

@@ -11,9 +11,9 @@ cache, and is read from that experiment's commit.
 
 A fine-tuned condition lists ``seeds`` (``train.seed`` values) instead of a tolerance: it runs once per seed
 (the seed params.yaml already has from the workspace, every other as experiment ``repro-<name>-s<seed>``)
-and passes when its expected value lies in the 95% interval of the runs' mean, ``mean ± t(0.975, k - 1) x
-sd / sqrt(k)`` over the k seeds: a rerun is judged by the spread seeds really have, not by a tolerance tuned
-to one seed.
+and passes when its expected value, itself the mean of ``runs`` seeds (as many as it lists, by default),
+lies in the 95% prediction interval ``mean ± t(0.975, k - 1) x sd x sqrt(1/k + 1/runs)`` of the k runs:
+a rerun is judged by the spread seeds really have, not by a tolerance tuned to one seed.
 
 Example:
     >>> from syneg.reproduce import Score
@@ -35,7 +35,7 @@ from pathlib import Path
 import typer
 import yaml
 
-from syneg.commands import run as run_command
+from syneg.commands import experiments, git_show, run as run_command
 from syneg.params import lookup
 
 CONDITIONS = Path(__file__).with_name("reproductions.yaml")
@@ -52,14 +52,17 @@ class Score:
     expected: float
     tolerance: float
     source: str = ""
+    runs: int | None = None  # seeded: how many seeds' mean ``expected`` is
 
     def interval(self, values: list[float], level: float = 0.95) -> tuple[float, float, float]:
-        """(mean, low, high): the t interval of the mean of ``values`` (one per seed, at least 2)."""
+        """(mean, low, high): where the mean of ``runs`` more seeds falls with probability ``level``, from
+        ``values`` (one per seed, at least 2): ``mean ± t(k - 1) x sd x sqrt(1/k + 1/runs)``."""
         import numpy as np
         from scipy import stats
 
         mean, k = float(np.mean(values)), len(values)
-        half = float(stats.t.ppf(0.5 + level / 2, k - 1) * np.std(values, ddof=1) / np.sqrt(k))
+        other = self.runs or k
+        half = float(stats.t.ppf(0.5 + level / 2, k - 1) * np.std(values, ddof=1) * np.sqrt(1 / k + 1 / other))
         return mean, mean - half, mean + half
 
     def check(self, metrics: dict) -> tuple[bool, float | None, float | None]:
@@ -69,6 +72,12 @@ class Score:
             return False, None, None
         diff = round(float(value) - self.expected, 6)
         return abs(diff) <= self.tolerance + 1e-12, float(value), diff
+
+
+def _exp_run(name: str, params: dict) -> list[str]:
+    """``dvc exp run --temp`` of the experiment ``name`` with ``params`` set."""
+    return ["dvc", "exp", "run", "--temp", "--name", name,
+            *[arg for key, value in sorted(params.items()) for arg in ("-S", f"{key}={value}")]]
 
 
 @dataclass(frozen=True)
@@ -90,18 +99,13 @@ class Condition:
                 out.append((None, ["dvc", "repro"]))
                 continue
             name = f"repro-{self.name}-s{seed}"
-            sets = {**self.params, "train.seed": seed}
-            out.append((name, ["dvc", "exp", "run", "--temp", "--name", name,
-                               *[a for k, v in sorted(sets.items()) for a in ("-S", f"{k}={v}")]]))
+            out.append((name, _exp_run(name, {**self.params, "train.seed": seed})))
         return out
 
     @property
     def command(self) -> list[str]:
         """The DVC command that produces this condition's metrics."""
-        if not self.params:
-            return ["dvc", "repro"]
-        sets = [arg for key, value in sorted(self.params.items()) for arg in ("-S", f"{key}={value}")]
-        return ["dvc", "exp", "run", "--temp", "--name", f"repro-{self.name}", *sets]
+        return _exp_run(f"repro-{self.name}", self.params) if self.params else ["dvc", "repro"]
 
 
 def load_conditions(path: str | Path = CONDITIONS) -> list[Condition]:
@@ -117,7 +121,8 @@ def load_conditions(path: str | Path = CONDITIONS) -> list[Condition]:
                 raise ValueError("seeds lists one seed; list at least 2 (or none, with a tolerance)")
             scores = tuple(Score(key, float(spec["expected"]),
                                  0.0 if seeds else float(spec.get("tolerance", data["tolerance"])),
-                                 str(spec.get("source", ""))) for key, spec in raw["scores"].items())
+                                 str(spec.get("source", "")), int(spec.get("runs", len(seeds))) if seeds else None)
+                           for key, spec in raw["scores"].items())
             conditions.append(Condition(str(raw["name"]), str(raw.get("description", "")),
                                         str(raw["metrics_file"]), scores, dict(raw.get("params") or {}), seeds))
         except (KeyError, TypeError, ValueError, AttributeError) as err:
@@ -130,15 +135,17 @@ def load_conditions(path: str | Path = CONDITIONS) -> list[Condition]:
 
 
 def _git_show(repo: Path, rev: str, file: str) -> dict:
-    return json.loads(run_command(["git", "show", f"{rev}:{file}"], repo, ReproductionError))
+    text = git_show(repo, rev, file)
+    if text is None:
+        raise ReproductionError(f"{rev[:10]} has no {file}; rerun the condition (drop --no-run)")
+    return json.loads(text)
 
 
 def _experiment_rev(repo: Path, name: str) -> str | None:
-    """The commit of experiment ``name`` run on HEAD (DVC keeps it as refs/exps/<HEAD[:2]>/<HEAD[2:]>/<name>),
-    or None; one run on an older commit measured older code and does not count."""
+    """The commit of experiment ``name`` run on HEAD, or None; one run on an older commit measured older code
+    and does not count."""
     head = run_command(["git", "rev-parse", "HEAD"], repo, ReproductionError).strip()
-    ref = f"refs/exps/{head[:2]}/{head[2:]}/{name}"
-    found = run_command(["git", "for-each-ref", "--format=%(objectname)", ref], repo, ReproductionError).split()
+    found = [commit for baseline, commit in experiments(repo, name) if baseline == head]
     return found[0] if found else None
 
 
@@ -194,8 +201,8 @@ def check(conditions: list[Condition], repo: str | Path = ".", run: bool = True,
                 else:
                     mean, low, high = score.interval([float(v) for v in values])
                     ok = low - 1e-12 <= score.expected <= high + 1e-12
-                    line = (f"{len(values)} seeds {'/'.join(f'{v:.4f}' for v in values)}: mean {mean:.4f}, 95% CI "
-                            f"[{low:.4f}, {high:.4f}]")
+                    line = (f"{len(values)} seeds {'/'.join(f'{v:.4f}' for v in values)}: mean {mean:.4f}, 95% "
+                            f"prediction interval [{low:.4f}, {high:.4f}]")
                 all_ok &= ok
                 echo(f"{'OK  ' if ok else 'FAIL'} {condition.name:<22} {score.key:<22} expected "
                      f"{score.expected:.4f} in the interval, got {line}")

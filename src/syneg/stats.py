@@ -16,8 +16,9 @@ and what training randomness can move:
     MDE = (z_{1 - alpha/2} + z_{power}) x sqrt(var(d) / n + sd_a^2 / k_a + sd_b^2 / k_b)
 
 with ``d`` the per-query differences of the seed means, ``n`` queries, ``sd`` the between-seed standard
-deviation of a system's mean score and ``k`` its number of seeds. With one seed per system the seed term is
-unknown from the comparison itself; ``seed_sd`` passes one measured elsewhere.
+deviation of a system's mean score and ``k`` its number of seeds. It is conservative: the per-query part of
+the seed noise is in ``var(d)`` and again in ``sd^2 / k``. With one seed per system the seed term is unknown
+from the comparison itself; ``seed_sd`` passes one measured elsewhere.
 
 Example:
     >>> import numpy as np
@@ -50,7 +51,8 @@ class Paired:
     ci_high: float
     p_randomization: float
     p_ttest: float
-    mde: float  # the smallest |diff| this comparison detects with POWER at ALPHA
+    sd_diff: float  # standard deviation of the per-query differences
+    mde: float | None  # the smallest |diff| detected with POWER at ALPHA; None when the seed term is unknown
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -75,7 +77,7 @@ def mde(sd_diff: float, n: int, seed_var: float = 0.0, alpha: float = ALPHA, pow
 
 
 def paired(a, b, seed: int = 42, resamples: int = RESAMPLES, alpha: float = ALPHA, power: float = POWER,
-           seed_var: float = 0.0) -> Paired:
+           seed_var: float | None = 0.0) -> Paired:
     """Compare per-query scores ``a`` and ``b`` (same queries, same order).
 
     Args:
@@ -83,7 +85,8 @@ def paired(a, b, seed: int = 42, resamples: int = RESAMPLES, alpha: float = ALPH
         seed: seeds the bootstrap and the randomization test (same inputs, same output).
         resamples: bootstrap resamples and random swaps; the randomization test is exact when ``2^n`` swaps
             are fewer.
-        seed_var: the variance training seeds add to ``mean(a) - mean(b)``, counted in the MDE only.
+        seed_var: the variance training seeds add to ``mean(a) - mean(b)``, counted in the MDE only (0: none;
+            None: unknown, and so is the MDE).
     """
     from scipy import stats
 
@@ -93,20 +96,24 @@ def paired(a, b, seed: int = 42, resamples: int = RESAMPLES, alpha: float = ALPH
     d = a - b
     n = len(d)
     sd = float(np.std(d, ddof=1))
-    if np.all(d == d[0]):  # no variation: every resample and swap gives the same mean (scipy would warn)
-        low = high = float(d[0])
-        p_rand = p_t = 1.0 if d[0] == 0 else 0.0
+    rng = np.random.default_rng(seed)
+    if np.all(d == 0):  # identical scores: nothing to resample (scipy would warn)
+        low = high = 0.0
+        p_rand = p_t = 1.0
     else:
-        rng = np.random.default_rng(seed)
-        boot = stats.bootstrap((d,), np.mean, n_resamples=resamples, confidence_level=1 - alpha, method="BCa",
-                               vectorized=True, rng=rng)
-        low, high = float(boot.confidence_interval.low), float(boot.confidence_interval.high)
+        if sd == 0:  # the same difference on every query: every resample has that mean
+            low = high = float(d[0])
+        else:
+            boot = stats.bootstrap((d,), np.mean, n_resamples=resamples, confidence_level=1 - alpha, method="BCa",
+                                   vectorized=True, rng=rng)
+            low, high = float(boot.confidence_interval.low), float(boot.confidence_interval.high)
         perm = stats.permutation_test((a, b), _mean_diff, permutation_type="samples", vectorized=True,
                                       n_resamples=resamples, alternative="two-sided", rng=rng)
         p_rand = float(perm.pvalue)
         p_t = float(stats.ttest_rel(a, b).pvalue) if sd > 0 else 0.0
-    return Paired(n=n, differing=int(np.count_nonzero(d)), diff=float(d.mean()), ci_low=low, ci_high=high, p_randomization=p_rand, p_ttest=p_t,
-                  mde=mde(sd, n, seed_var, alpha, power))
+    return Paired(n=n, differing=int(np.count_nonzero(d)), diff=float(d.mean()), ci_low=low, ci_high=high,
+                  p_randomization=p_rand, p_ttest=p_t, sd_diff=sd,
+                  mde=None if seed_var is None else mde(sd, n, seed_var, alpha, power))
 
 
 def holm(pvalues: list[float]) -> list[float]:

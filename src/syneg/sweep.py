@@ -125,34 +125,52 @@ def aggregate(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def significance(points: pd.DataFrame, baseline: tuple[str, float], repo: Path, resamples: int = 10000,
+def significance(points: pd.DataFrame, baseline: tuple[str, float] | None, repo: Path, resamples: int = 10000,
                  seed: int = 42) -> pd.DataFrame:
     """nDCG@10 of every point against the ``(strategy, ratio)`` baseline of its dataset, from the runs'
-    per-query tables: ``diff``, ``ci_low``, ``ci_high``, ``p`` (paired randomization test), ``mde``."""
-    from syneg import compare
+    per-query tables: ``diff``, ``ci_low``, ``ci_high``, ``p`` (paired randomization test, Holm-corrected over
+    the points compared with one baseline), ``mde`` (with the seed spread when both sides have 2 or more seeds,
+    else the queries' alone: ``mde_with_seeds`` says which), and ``note`` when a point could not be compared (a
+    run without a per-query table: one that ran before they existed)."""
+    from syneg import compare, stats
+    from syneg.errors import UserError
 
     points = points.copy()
-    for col in ("diff", "ci_low", "ci_high", "p", "mde"):
+    for col in ("diff", "ci_low", "ci_high", "p", "mde", "mde_with_seeds", "note"):
         points[col] = None
+    if baseline is None:
+        return points
     for dataset, part in points.groupby("dataset"):
         base = part[(part["mix.strategy"] == baseline[0]) & (part["mix.ratio"].astype(float) == float(baseline[1]))]
         if base.empty:
             continue
 
         def system(row) -> "compare.System":
-            revs = row["revs"].split(",")
-            label = f"{row['mix.strategy']} {row['mix.ratio']}"
-            return compare.System(label, [compare.load_run(r, dataset, "finetuned", repo, None, None) for r in revs])
+            return compare.System(f"{row['mix.strategy']} {row['mix.ratio']}",
+                                  [compare.load_run(r, dataset, "finetuned", repo, None, None)
+                                   for r in row["revs"].split(",")])
 
-        reference = system(base.iloc[0])
+        try:
+            reference = system(base.iloc[0])
+        except UserError as err:
+            points.loc[part.index, "note"] = f"baseline not compared: {err}"
+            continue
+        compared = []
         for index, row in part.iterrows():
             if index == base.index[0]:
                 continue
-            result = compare.compare([reference, system(row)], ("ndcg@10",), seed, resamples)
-            other = result["metrics"]["ndcg@10"][1]
-            points.loc[index, ["diff", "ci_low", "ci_high", "p", "mde"]] = [
+            try:
+                other = compare.compare([reference, system(row)], ("ndcg@10",), seed, resamples)["metrics"]["ndcg@10"][1]
+            except UserError as err:
+                points.loc[index, "note"] = f"not compared: {err}"
+                continue
+            with_seeds = other["mde"] is not None
+            points.loc[index, ["diff", "ci_low", "ci_high", "p", "mde", "mde_with_seeds"]] = [
                 other["diff"], other["ci_low"], other["ci_high"], other["p_randomization"],
-                other["mde"] if other["mde"] is not None else other["mde_queries"]]
+                other["mde"] if with_seeds else other["mde_queries"], with_seeds]
+            compared.append(index)
+        for index, adjusted in zip(compared, stats.holm([points.loc[i, "p"] for i in compared])):
+            points.loc[index, "p"] = adjusted
     return points
 
 
@@ -167,7 +185,7 @@ def markdown(points: pd.DataFrame, baseline: tuple[str, float] | None = None) ->
     cols = ["dataset", "mix.strategy", "mix.ratio", "seeds", "nDCG@10", "MRR@10", "R@100", "grad-norm variance"]
     compared = "diff" in points and points["diff"].notna().any()
     if compared:
-        cols += [f"nDCG@10 vs {baseline[0]} {baseline[1]:g} [95% CI]", "p", "MDE"]
+        cols += [f"nDCG@10 vs {baseline[0]} {baseline[1]:g} [95% CI]", "p (Holm)", "MDE"]
     lines = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
     for row in points.to_dict("records"):
         var = row.get("grad_norm_variance")
@@ -183,7 +201,7 @@ def markdown(points: pd.DataFrame, baseline: tuple[str, float] | None = None) ->
                           and float(row["mix.ratio"]) == float(baseline[1]) else "", "", ""]
             else:
                 cells += [f"{100 * row['diff']:+.2f} [{100 * row['ci_low']:+.2f}, {100 * row['ci_high']:+.2f}]",
-                          f"{row['p']:.4f}", f"{100 * row['mde']:.2f}"]
+                          f"{row['p']:.4f}", f"{100 * row['mde']:.2f}" + ("" if row["mde_with_seeds"] else " (queries)")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -221,7 +239,7 @@ def main(out: Path = typer.Option(Path("metrics/sweep"), help="Prefix of the .cs
          commits: int = typer.Option(1, help="Also take the experiments of this many commits back from HEAD "
                                      "(dvc exp show -n): a sweep run before the latest commit."),
          baseline: str = typer.Option("hybrid:0", help="STRATEGY:RATIO every point's nDCG@10 is compared with "
-                                      "(hybrid:0 = retrieved negatives only)."),
+                                      "(hybrid:0 = retrieved negatives only), or none."),
          seeds: bool = typer.Option(False, "--seeds", help="Require at least 2 seeds (train.seed / mix.seed) per "
                                     "point."),
          resamples: int = typer.Option(10000, help="Bootstrap resamples and random swaps of the comparisons.")) -> None:
@@ -230,7 +248,7 @@ def main(out: Path = typer.Option(Path("metrics/sweep"), help="Prefix of the .cs
 
     try:
         strategy, _, ratio = baseline.partition(":")
-        base = (strategy, float(ratio))
+        base = None if baseline == "none" else (strategy, float(ratio))
     except ValueError:
         typer.echo(f"error: --baseline {baseline!r}: write STRATEGY:RATIO, e.g. hybrid:0", err=True)
         raise typer.Exit(1) from None
@@ -256,6 +274,8 @@ def main(out: Path = typer.Option(Path("metrics/sweep"), help="Prefix of the .cs
     with atomic_path(out.with_suffix(".svg")) as tmp:
         plot(points, tmp)
     typer.echo(markdown(points, base))
+    for note in points["note"].dropna().unique():
+        typer.echo(f"note: {note}", err=True)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,14 @@
-"""Cheap text checks used by reflection: garbled text and near-copies.
+"""Cheap text checks used by reflection: garbled text, near-copies, and text about the task instead of a document.
 
 Example:
     >>> shingle_jaccard("the cat sat on the mat", "the cat sat on the mat")
     1.0
     >>> garbled("!!!! ???? ####", min_words=3)
     'garbled: 0% letters'
+    >>> meta_text("The positive_document discusses statins, but this document does not address the query.")
+    "meta-text: 'positive_document'"
+    >>> meta_text("Statins lowered LDL cholesterol by 30% in 400 adults.")
+    ''
 """
 
 from __future__ import annotations
@@ -44,3 +48,19 @@ def garbled(text: str, min_words: int = 8, min_letter_share: float = 0.6, min_un
     if len(set(words)) / len(words) < min_unique_share:
         return "garbled: repetitive"
     return ""
+
+
+#: Words of the task, not of a document: an answer holding one writes about the prompt (``The positive_document
+#: discusses ...``, ``This document does not address the query``) instead of being a document.
+META = re.compile(
+    r"\b(positive[ _]document|user[ _]query|hard[ _-]negatives?|negative documents?"
+    r"|the (?:given|provided|original|positive|example) (?:document|abstract|passage|query|claim)"
+    r"|(?:this|the) (?:document|passage|text) (?:does not|doesn't|is not|isn't) (?:address|answer|discuss|relate|support)"
+    r"|(?:does|do) not (?:answer|address) the (?:query|question|claim))\b", re.I)
+
+
+def meta_text(text: str) -> str:
+    """A reason when ``text`` talks about the task (the query, the positive, hard negatives) rather than being
+    a document; else ''."""
+    found = META.search(text)
+    return f"meta-text: '{found.group(0)}'" if found else ""

@@ -160,3 +160,25 @@ def test_server_backend_answers_through_parallel_slots(smol_path, tmp_path, monk
     proc = backend._server.proc
     backend.close()
     assert proc.poll() is not None  # stopped with the stage
+
+
+def test_speed_knobs_llama_cpp_cannot_honour_are_one_line_errors_before_any_request(smol_path, monkeypatch):
+    from syneg.llm import llamacpp_backend
+    from syneg.llm.llama_server import ServerError
+    from syneg.llm.llamacpp_backend import LlamaCppBackend
+
+    with pytest.raises(ValueError, match="runtime.llamacpp.speculative is 'draft', which only mode: server does; set "
+                                         "runtime.llamacpp.mode: server, or speculative: none"):
+        LlamaCppBackend(SMOL, mode="in_process", speculative="draft")
+    with pytest.raises(ValueError, match="runtime.llamacpp.speculative is 'eagle'; use none, draft, ngram"):
+        LlamaCppBackend(SMOL, speculative="eagle")
+    assert llamacpp_backend.same_vocabulary(smol_path, smol_path) is None  # the real vocabularies, read alone
+    backend = LlamaCppBackend(SMOL, speculative="draft", draft_model=str(smol_path), draft_max=4)
+    args = backend.server_args(smol_path, 2)
+    assert args[args.index("--spec-type") + 1] == "draft-simple" and args[args.index("--spec-draft-n-max") + 1] == "4"
+    monkeypatch.setattr(llamacpp_backend, "same_vocabulary", lambda a, b: "49152 tokens against the target's 151936")
+    with pytest.raises(ServerError, match=r"runtime.llamacpp.draft_model .*: its vocabulary differs from "
+                                          r"llm.llamacpp.model's \(49152 tokens against the target's 151936\)"):
+        backend.server_args(smol_path, 2)
+    ngram = LlamaCppBackend(SMOL, speculative="ngram").server_args(smol_path, 2)
+    assert ngram[ngram.index("--spec-type") + 1] == "ngram-simple"

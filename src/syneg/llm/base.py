@@ -26,6 +26,7 @@ class SynthesisItem:
         query, positive: their texts.
         attributes: ``domain``, ``difficulty`` and ``length`` chosen for this instance (empty to omit).
         neighbors: texts of retrieved non-positive documents, best first (used only by the offline stand-in).
+        request: which of the pair's requests this is (0 when a pair's negatives are asked in one).
     """
 
     query_id: str
@@ -34,6 +35,7 @@ class SynthesisItem:
     positive: str
     attributes: dict[str, str] = field(default_factory=dict)
     neighbors: list[str] = field(default_factory=list)
+    request: int = 0
 
 
 @dataclass

@@ -35,7 +35,8 @@ KEYS = {
     "offline": {"max_overlap"},
 }
 RUNTIME_KEYS = {
-    "llamacpp": {"mode", "n_threads", "n_gpu_layers", "parallel", "server_binary", "timeout"},
+    "llamacpp": {"mode", "n_threads", "n_gpu_layers", "parallel", "server_binary", "timeout", "speculative",
+                 "draft_model", "draft_max", "batch_size", "ubatch_size"},
     "openai": {"concurrency", "timeout", "max_retries", "batch_poll_seconds", "batch_max_wait_hours",
                "batch_max_requests"},
     "transformers": {"batch_size"},

@@ -25,6 +25,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Sequence
 
 from syneg import lifetime
 from syneg.errors import UserError
@@ -111,20 +112,33 @@ def free_port() -> int:
 
 
 def server_command(binary: Path, model: Path, port: int, n_threads: int, n_ctx: int, parallel: int,
-                   n_gpu_layers: int = 0) -> list[str]:
-    """The command line: ``parallel`` slots of ``n_ctx`` tokens each, the model's own chat template (jinja)."""
+                   n_gpu_layers: int = 0, extra: Sequence[str] = ()) -> list[str]:
+    """The command line: ``parallel`` slots of ``n_ctx`` tokens each, the model's own chat template (jinja),
+    then ``extra`` (batch sizes, speculative decoding)."""
     return [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(port),
             "--parallel", str(parallel), "--ctx-size", str(n_ctx * parallel), "--threads", str(n_threads),
-            "--threads-batch", str(n_threads), "--n-gpu-layers", str(n_gpu_layers), "--jinja", "--no-webui"]
+            "--threads-batch", str(n_threads), "--n-gpu-layers", str(n_gpu_layers), "--jinja", "--no-webui",
+            *extra]
+
+
+def _last_error(log_path: Path) -> str:
+    """The last line of the server's log that names an error (``: <line>``), or "" when there is none."""
+    try:
+        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-40:]
+    except OSError:
+        return ""
+    found = [line.strip() for line in lines if "error" in line.lower() or "invalid" in line.lower()]
+    return f": {found[-1][:200]}" if found else ""
 
 
 class LlamaServer:
     """A ``llama-server`` process on a free port of 127.0.0.1; :meth:`stop` ends it (so does garbage)."""
 
     def __init__(self, model: Path, n_threads: int, n_ctx: int, parallel: int, n_gpu_layers: int = 0,
-                 binary: str | None = None, startup_timeout: float = 300.0):
+                 binary: str | None = None, startup_timeout: float = 300.0, extra_args: Sequence[str] = ()):
         self.model, self.n_threads, self.n_ctx, self.parallel = Path(model), n_threads, n_ctx, parallel
         self.n_gpu_layers, self.binary, self.startup_timeout = n_gpu_layers, binary, startup_timeout
+        self.extra_args = list(extra_args)
         self.proc: subprocess.Popen | None = None
         self.port = 0
         self.log_path = Path(os.environ.get("SYNEG_CACHE_DIR", ".cache/syneg")) / "llama-server.log"
@@ -137,7 +151,7 @@ class LlamaServer:
         binary = find_binary(self.binary)
         self.port = free_port()
         cmd = server_command(binary, self.model, self.port, self.n_threads, self.n_ctx, self.parallel,
-                             self.n_gpu_layers)
+                             self.n_gpu_layers, self.extra_args)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log.info("starting llama-server on port %d (%d slots, %d threads); log: %s", self.port, self.parallel,
                  self.n_threads, self.log_path)
@@ -147,8 +161,8 @@ class LlamaServer:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise ServerError(f"llama-server exited with {self.proc.returncode} while starting; see "
-                                  f"{self.log_path}")
+                raise ServerError(f"llama-server exited with {self.proc.returncode} while starting"
+                                  f"{_last_error(self.log_path)}; see {self.log_path}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
                     if r.status == 200:

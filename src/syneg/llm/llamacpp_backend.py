@@ -18,6 +18,13 @@ sha256 (:func:`syneg.llm.gguf.model_sha256`), never its path, so a stored answer
 never outlives the weights that wrote it. Nothing is loaded, fetched or started until a request misses the
 answer store.
 
+Speed knobs of the server (``runtime.llamacpp``, never in a cache key): ``speculative: draft`` decodes with a
+small draft model of the same tokenizer (``draft_model``, the 0.5B Qwen2.5-Coder by default; ``draft_max``
+tokens drafted per step) that the target model verifies; ``speculative: ngram`` drafts from n-grams of the text
+so far (prompt lookup: no second model); ``batch_size`` / ``ubatch_size`` are llama.cpp's logical and physical
+prompt batch. A knob this engine cannot honour (speculation in process, a draft whose vocabulary differs) is a
+one-line error naming it and the fallback, before any request.
+
 ``n_threads: auto`` takes the cores that are idle when the model loads (llama.cpp's threads spin while they
 wait, so a thread on a busy core slows every other one: two threads on a 2-core machine busy with anything
 else fell below 1 token/s). ``n_gpu_layers: auto`` puts every layer on the GPU when llama.cpp was built with
@@ -53,7 +60,27 @@ from syneg.llm.gguf import model_sha256, resolve
 log = logging.getLogger(__name__)
 
 MODES = ("server", "in_process")
+SPECULATIVE = ("none", "draft", "ngram")
 DEFAULT_MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+DEFAULT_DRAFT = "qwen2.5-coder-0.5b-instruct-q4"
+#: llama-server's speculative decoding types for each ``runtime.llamacpp.speculative``.
+SPEC_TYPES = {"draft": "draft-simple", "ngram": "ngram-simple"}
+
+
+def same_vocabulary(target, draft) -> str | None:
+    """Why two GGUF files cannot be target and draft of speculative decoding (their tokenizers differ), or None.
+
+    Loads the vocabularies only (no weights): the token count and every token's text must be equal."""
+    from llama_cpp import Llama
+
+    vocab = [Llama(model_path=str(path), vocab_only=True, verbose=False) for path in (target, draft)]
+    sizes = [v.n_vocab() for v in vocab]
+    if sizes[0] != sizes[1]:
+        return f"{sizes[1]} tokens against the target's {sizes[0]}"
+    for i in range(0, sizes[0], 97):
+        if vocab[0].detokenize([i]) != vocab[1].detokenize([i]):
+            return f"token {i} is {vocab[1].detokenize([i])!r} against the target's {vocab[0].detokenize([i])!r}"
+    return None
 
 
 def free_cores(sample_seconds: float = 0.5) -> int:
@@ -105,6 +132,10 @@ class LlamaCppBackend(ChatBackend):
         n_gpu_layers: layers offloaded to a GPU, ``-1`` all, or ``auto``.
         parallel: server slots (requests decoded together).
         server_binary: path of ``llama-server``; ``None`` finds or builds it.
+        speculative: ``none``, ``draft`` (a draft model) or ``ngram`` (prompt lookup); server mode only.
+        draft_model: the draft model for ``speculative: draft`` (a listed name or a ``.gguf`` path).
+        draft_max: tokens drafted per step.
+        batch_size, ubatch_size: llama.cpp's logical and physical batch (server mode).
         timeout: seconds per request (server mode).
         temperature, seed, max_tokens, top_p, top_k, min_p, repeat_penalty: sampling, in every request body.
     """
@@ -116,6 +147,8 @@ class LlamaCppBackend(ChatBackend):
     def __init__(self, model: str = DEFAULT_MODEL, sha256: str | None = None, mode: str = "server",
                  n_threads: int | str = "auto", n_ctx: int = 4096, n_gpu_layers: int | str = "auto",
                  parallel: int = 4, server_binary: str | None = None, timeout: float = 1800.0,
+                 speculative: str = "none", draft_model: str | None = None, draft_max: int = 8,
+                 batch_size: int = 2048, ubatch_size: int = 512,
                  temperature: float = 0.7, seed: int | None = 42, max_tokens: int = 2048, top_p: float = 0.95,
                  top_k: int = 40, min_p: float = 0.05, repeat_penalty: float = 1.0):
         if mode not in MODES:
@@ -124,6 +157,16 @@ class LlamaCppBackend(ChatBackend):
             raise ValueError(f"runtime.llamacpp.parallel is {parallel}; use 1 or more.")
         if int(n_ctx) < 256:
             raise ValueError(f"llm.llamacpp.n_ctx is {n_ctx}; use at least 256 (prompt plus answer).")
+        if speculative not in SPECULATIVE:
+            raise ValueError(f"runtime.llamacpp.speculative is '{speculative}'; use {', '.join(SPECULATIVE)}.")
+        if speculative != "none" and mode != "server":
+            raise ValueError(f"runtime.llamacpp.speculative is '{speculative}', which only mode: server does; set "
+                             f"runtime.llamacpp.mode: server, or speculative: none to decode without it.")
+        for knob, value in (("draft_max", draft_max), ("batch_size", batch_size), ("ubatch_size", ubatch_size)):
+            if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+                raise ValueError(f"runtime.llamacpp.{knob} is {value!r}; use a whole number >= 1.")
+        self.speculative, self.draft_model = speculative, draft_model or DEFAULT_DRAFT
+        self.draft_max, self.batch_size, self.ubatch_size = draft_max, batch_size, ubatch_size
         self.model, self.pinned, self.mode = str(model), sha256, mode
         self.n_threads, self.n_ctx, self.n_gpu_layers = n_threads, int(n_ctx), n_gpu_layers
         self.parallel, self.server_binary, self.timeout = int(parallel), server_binary, float(timeout)
@@ -196,20 +239,47 @@ class LlamaCppBackend(ChatBackend):
             bar.close()
 
     # -- server -------------------------------------------------------------------------------------------
+    def server_args(self, target, n_threads: int) -> list[str]:
+        """llama-server's flags for the batch sizes and speculative decoding; a draft model whose tokenizer
+        is not the target's is a one-line error (``ServerError``) before the server starts."""
+        from syneg.llm.llama_server import ServerError
+
+        args = ["--batch-size", str(self.batch_size), "--ubatch-size", str(self.ubatch_size)]
+        if self.speculative == "none":
+            return args
+        args += ["--spec-type", SPEC_TYPES[self.speculative]]
+        if self.speculative == "draft":
+            draft = resolve(self.draft_model, None)
+            why = same_vocabulary(target, draft)
+            if why:
+                raise ServerError(f"runtime.llamacpp.draft_model {self.draft_model}: its vocabulary differs from "
+                                  f"llm.llamacpp.model's ({why}); speculative decoding needs the same tokenizer: use "
+                                  f"a draft of the same family, or runtime.llamacpp.speculative: none.")
+            args += ["--model-draft", str(draft), "--spec-draft-n-max", str(self.draft_max),
+                     "--threads-draft", str(n_threads), "--n-gpu-layers-draft", str(gpu_layers(self.n_gpu_layers))]
+        else:
+            args += ["--spec-ngram-simple-size-m", str(self.draft_max)]
+        return args
+
     def _complete_server(self, bodies, on_reply, desc) -> None:
         from syneg.llm.llama_server import LlamaServer
         from syneg.llm.openai_backend import OpenAIBackend
 
         if self._server is None:
-            self._server = LlamaServer(resolve(self.model, self.pinned), n_threads=threads(self.n_threads),
-                                       n_ctx=self.n_ctx, parallel=self.parallel,
-                                       n_gpu_layers=gpu_layers(self.n_gpu_layers), binary=self.server_binary)
+            n_threads = threads(self.n_threads)
+            target = resolve(self.model, self.pinned)
+            self._server = LlamaServer(target, n_threads=n_threads, n_ctx=self.n_ctx, parallel=self.parallel,
+                                       n_gpu_layers=gpu_layers(self.n_gpu_layers), binary=self.server_binary,
+                                       extra_args=self.server_args(target, n_threads))
             self._server.start()
         client = OpenAIBackend(model="local", base_url=self._server.base_url, concurrency=self.parallel,
                                timeout=self.timeout, max_retries=1, api_key="local")
 
         def observe(raw: dict[str, Any]) -> None:
             t = raw.get("timings") or {}
+            self.engine["draft_tokens"] = self.engine.get("draft_tokens", 0) + int(t.get("draft_n") or 0)
+            self.engine["draft_tokens_accepted"] = (self.engine.get("draft_tokens_accepted", 0)
+                                                    + int(t.get("draft_n_accepted") or 0))
             self.engine["prompt_tokens_evaluated"] += int(t.get("prompt_n") or 0)
             self.engine["prompt_tokens_reused"] += int(t.get("cache_n") or 0)
             self.engine["completion_tokens"] += int(t.get("predicted_n") or 0)

@@ -1,7 +1,9 @@
 """Render the prompts from their Jinja2 template files.
 
 The templates live in ``syneg/llm/prompts/``: ``synthesize.jinja2`` (the multi-attribute self-reflection
-prompt, all five sections) and ``critique.jinja2`` (the reflect stage's critique and revise). Each is a DVC
+prompt, all five sections), ``synthesize_edit.jinja2`` (hard negatives by editing the positive into a different
+study: ``synthesize.template: synthesize_edit``) and ``critique.jinja2`` (the reflect stage's critique and
+revise). Every ``synthesize*`` template takes the same placeholders. Each is a DVC
 dependency of exactly the stage that sends it, so editing a prompt reruns what it affects and nothing else.
 
 Prompt variants are the paper's ablations: ``full``; ``no_attributes`` (no domain persona, difficulty or
@@ -35,10 +37,12 @@ VARIANTS = {  # variant -> (attributes, reflection)
 }
 
 
+SYNTHESIS = {"attributes", "reflection", "example", "num_negatives", "domain_name", "difficult_level", "length",
+             "positive_words", "target_words", "change", "worked_example"}
 #: The names each template may use: exactly what its render function passes.
 PLACEHOLDERS = {
-    "synthesize": {"attributes", "reflection", "example", "num_negatives", "domain_name", "difficult_level",
-                   "length", "positive_words"},
+    "synthesize": SYNTHESIS,
+    "synthesize_edit": SYNTHESIS,
     "critique": {"attributes", "example", "domain_name", "difficult_level", "length", "positive_words",
                  "candidate_words", "revise"},
     "paraphrase": {"document"},
@@ -100,16 +104,31 @@ def _example(query: str, positive: str) -> str:
     return json.dumps({"user_query": query, "positive_document": positive}, ensure_ascii=False)
 
 
+def synthesis_templates() -> list[str]:
+    """The names of the synthesis templates (``prompts/synthesize*.jinja2``)."""
+    return sorted(p.stem for p in PROMPTS.glob("synthesize*.jinja2"))
+
+
+def target_words(positive: str, max_words: int | None = None) -> int:
+    """The words a synthetic negative is asked for: its positive's, at most ``max_words``."""
+    words = len(positive.split())
+    return min(words, max_words) if max_words else words
+
+
 def render_synthesis(query: str, positive: str, attributes: dict[str, str], num_negatives: int,
-                     variant: str = "full") -> str:
-    """The synthesis prompt for one instance (``attributes``: domain, difficulty, length)."""
+                     variant: str = "full", name: str = "synthesize", max_words: int | None = None,
+                     worked_example: bool = False) -> str:
+    """The synthesis prompt for one request (``attributes``: domain, difficulty, length and, for the edit
+    template, change), from the template ``name``."""
     use_attributes, reflection = variant_flags(variant)
     use_attributes = use_attributes and bool(attributes)
-    return template("synthesize").render(
+    return template(name).render(
         attributes=use_attributes, reflection=reflection, example=_example(query, positive),
         num_negatives=num_negatives, domain_name=attributes.get("domain", "the subject of the example"),
         difficult_level=attributes.get("difficulty", "any level"),
         length=attributes.get("length", "about the same as"), positive_words=len(positive.split()),
+        target_words=target_words(positive, max_words), change=attributes.get("change", "the main finding"),
+        worked_example=worked_example,
     ).strip() + "\n"
 
 

@@ -21,18 +21,24 @@ class LLMSynthesizer(Generator):
     Args:
         asker: the backend, answer store, format fallback and re-ask policy.
         variant: the prompt variant (``full`` or one of the paper's ablations; see :mod:`syneg.llm.prompt`).
+        template: the synthesis template (``synthesize``, ``synthesize_edit``).
+        max_words: the length asked for, at most (``synthesize.max_words``).
+        worked_example: show the template's worked example.
     """
 
     stand_in = False
 
-    def __init__(self, asker: Asker, variant: str = "full"):
-        self.asker, self.variant = asker, variant
+    def __init__(self, asker: Asker, variant: str = "full", template: str = "synthesize",
+                 max_words: int | None = None, worked_example: bool = False):
+        self.asker, self.variant, self.template = asker, variant, template
+        self.max_words, self.worked_example = max_words, worked_example
         self.reflection = variant_flags(variant)[1]
         self.name, self.model = asker.backend.name, asker.backend.model
         self.short_answers = 0
 
     def prompts(self, items: Sequence[SynthesisItem], num_negatives: int) -> list[str]:
-        return [render_synthesis(it.query, it.positive, it.attributes, num_negatives, self.variant) for it in items]
+        return [render_synthesis(it.query, it.positive, it.attributes, num_negatives, self.variant, self.template,
+                                 self.max_words, self.worked_example) for it in items]
 
     def generate(self, items: Sequence[SynthesisItem], num_negatives: int) -> list[SynthesisResult]:
         spec = synthesis_spec(num_negatives, reasoning=self.reflection)
