@@ -78,3 +78,27 @@ def test_stages_ask_a_real_local_llm_once_then_replay_without_loading_it(workspa
     again = run(workspace, "reflect")
     assert again["llm"]["requests"] == 0 and again["verdicts"] == critique["verdicts"]
     assert list((workspace / "data/scifact/llm_cache/synthesize").glob("pack-*.jsonl.gz"))
+
+
+def test_variants_run_the_pipeline_code_on_a_subset_and_replay(workspace):
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    params["llm"]["max_tokens"] = 700  # room for the edit variant's 250-word target
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params))
+    cand = pd.read_parquet(workspace / "data/scifact/mined/candidates.parquet")
+    write_parquet(workspace / "data/scifact/mined/candidates.parquet", cand.assign(score=0.5, pos_score=0.8))
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "SYNEG_CACHE_DIR": str(workspace / ".cache")}
+    cmd = [sys.executable, "-m", "syneg.variants", "--only", "today", "--only", "edit", "--pairs", "3"]
+    cold = subprocess.run(cmd, cwd=workspace, env=env, capture_output=True, text=True, timeout=900)
+    assert cold.returncode == 0, cold.stderr[-3000:]
+    table = json.loads((workspace / "metrics/scifact/variants.json").read_text())
+    today, edit = table["rows"]["today"], table["rows"]["edit"]
+    assert (today["pairs"], today["requests_planned"], edit["requests_planned"]) == (3, 3, 6)  # 2 per pair, 1 a request
+    assert edit["llm"]["synthesize"]["requests"] >= 6 and edit["synthetic_written"] <= 6
+    assert 0 <= edit["kept_share"] <= 1 and edit["synthetic_slots_asked"] == 3
+    assert "| edit |" in cold.stdout and "| today |" in cold.stdout
+    warm = subprocess.run(cmd, cwd=workspace, env=env, capture_output=True, text=True, timeout=900)
+    again = json.loads((workspace / "metrics/scifact/variants.json").read_text())["rows"]["edit"]
+    assert warm.returncode == 0 and again["llm"]["synthesize"]["requests"] == 0  # every answer from the store
+    assert again["kept"] == edit["kept"] and again["synthetic_written"] == edit["synthetic_written"]
+    bad = subprocess.run([*cmd[:3], "--only", "nope"], cwd=workspace, env=env, capture_output=True, text=True)
+    assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1].startswith("error: --only 'nope': no such variant")

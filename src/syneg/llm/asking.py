@@ -102,10 +102,14 @@ class Asker:
         self.cost = {"this_run": 0.0, "all_answers": 0.0}
         self.unpriced = False
 
-    def request(self, messages: list[dict[str, str]], spec: AnswerSpec, fmt: str | None = None) -> tuple[dict, str]:
-        """The body this asker would send for ``messages`` now, and its cache key."""
+    def request(self, messages: list[dict[str, str]], spec: AnswerSpec, fmt: str | None = None,
+                seed_offset: int = 0) -> tuple[dict, str]:
+        """The body this asker would send for ``messages`` now, and its cache key; ``seed_offset`` adds to the
+        sampling seed (another sample of the same prompt, e.g. a pair's second request)."""
         fmt = fmt or self.fmt
         body = self.backend.body(messages, fmt, spec.json_schema if fmt in ("json_schema", "json_object_schema") else None)
+        if seed_offset and body.get("seed") is not None:
+            body["seed"] = int(body["seed"]) + int(seed_offset)
         return body, request_key({**self.backend.identity(), **body})
 
     def _format_note(self) -> str:
@@ -143,8 +147,11 @@ class Asker:
             self.counts["batch_requests" if reply.batch else "requests"] += 1
             self.cost["this_run"] += cost
 
-    def ask(self, prompts: Sequence[str], spec: AnswerSpec, desc: str = "") -> list[Asked]:
-        """One validated answer (or a recorded failure) per prompt, in order. Never raises for a bad answer."""
+    def ask(self, prompts: Sequence[str], spec: AnswerSpec, desc: str = "",
+            seed_offsets: Sequence[int] | None = None) -> list[Asked]:
+        """One validated answer (or a recorded failure) per prompt, in order. Never raises for a bad answer.
+        ``seed_offsets``: per prompt, added to the sampling seed (so equal prompts get different samples)."""
+        offsets = list(seed_offsets) if seed_offsets is not None else [0] * len(prompts)
         convs: list[list[dict[str, str]]] = [[{"role": "user", "content": p}] for p in prompts]
         out = [Asked() for _ in prompts]
         reasks = [0] * len(prompts)
@@ -153,7 +160,7 @@ class Asker:
             fmt = self.fmt
             bodies, keys = {}, {}
             for i in pending:
-                bodies[i], keys[i] = self.request(convs[i], spec, fmt)
+                bodies[i], keys[i] = self.request(convs[i], spec, fmt, offsets[i])
             replies: dict[int, Reply] = {}
             to_send: dict[str, list[int]] = defaultdict(list)
             hits = []

@@ -43,7 +43,10 @@ class LLMSynthesizer(Generator):
     def generate(self, items: Sequence[SynthesisItem], num_negatives: int) -> list[SynthesisResult]:
         spec = synthesis_spec(num_negatives, reasoning=self.reflection)
         results = []
-        for asked in self.asker.ask(self.prompts(items, num_negatives), spec, desc="synthesize"):
+        # A pair's later requests sample with another seed: with attributes that coincide (or none), the same
+        # prompt would otherwise get the same answer again. A pair's only (or first) request is as it always was.
+        offsets = [it.request for it in items]
+        for asked in self.asker.ask(self.prompts(items, num_negatives), spec, desc="synthesize", seed_offsets=offsets):
             if asked.error:
                 results.append(SynthesisResult([], error=asked.error))
                 continue
