@@ -1,6 +1,7 @@
 """reflect_check: how often reflect drops known false negatives and keeps known true negatives (labelled check)."""
 
 from pathlib import Path
+from typing import Optional
 
 import pandas as pd
 import typer
@@ -8,7 +9,7 @@ import typer
 from syneg.cli import run, setup
 from syneg.data import store
 from syneg.embeddings import Embeddings
-from syneg.io import read_parquet, split_timings, write_json, write_parquet, write_timings
+from syneg.io import read_json, read_parquet, split_timings, write_json, write_parquet, write_timings
 from syneg.llm.asking import check_failed_share
 from syneg.llm.cache import AnswerCache, ensure_store
 from syneg.llm import prompt
@@ -34,6 +35,9 @@ def main(
     llm_cache: Path = typer.Option(..., help="Store of the paraphrase and "
                                    "critique answers."),
     metrics: Path = typer.Option(..., help="Share of each label each check drops."),
+    annotations: Optional[Path] = typer.Option(None, help="Folder of readings by hand: <dataset>_hard_true_"
+                                               "negatives.csv (query_id, doc_id, answers_query: yes / no / unsure), "
+                                               "when there is one, also gets reflection reported on it."),
     params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys PARAMS "
                                 "lists."),
 ) -> None:
@@ -55,6 +59,7 @@ def main(
         return
     prompt.check("paraphrase", "critique")
     ds = store.load(data)
+    dataset = read_json(data / "manifest.json")["dataset"]
     train = read_parquet(pairs)
     emb = Embeddings.load(embeddings, ds)
     ranked = dense_ranking(emb, sorted(set(train["query_id"])), cfg.exclude_top)
@@ -62,8 +67,10 @@ def main(
     asker = make_asker(llm, cache)
     judge = make_asker(critic_llm(llm, rcfg), cache)
     try:
+        readings = annotations / f"{dataset}_hard_true_negatives.csv" if annotations is not None else None
+        read = pd.read_csv(readings, dtype=str) if readings is not None and readings.is_file() else None
         results, stats = run_check(ds, train, ranked, cfg, rcfg, asker, judge, base, max_len, batch, emb,
-                                   p.get("model.precision"), p.get("model.backend"))
+                                   p.get("model.precision"), p.get("model.backend"), read)
     finally:
         asker.backend.close()
         judge.backend.close()

@@ -177,10 +177,28 @@ def split_half(frame: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
+def annotated(results: pd.DataFrame, annotations: pd.DataFrame | None) -> dict[str, Any]:
+    """How reflection treats the hard true negatives a reader labelled (``query_id, doc_id, answers_query``:
+    yes / no / unsure): the share of the ``no`` ones kept and of the ``yes`` ones dropped."""
+    if annotations is None or not len(annotations):
+        return {}
+    hard = results[results["label"] == "hard_true_negative"]
+    read = hard.merge(annotations.rename(columns={"doc_id": "source_id"}), on=["query_id", "source_id"])
+    out: dict[str, Any] = {"read": int(len(read))}
+    for answer, key, keep in (("no", "not_answering_kept", True), ("yes", "answering_dropped", False),
+                              ("unsure", "unsure_kept", True)):
+        sub = read[read["answers_query"] == answer]
+        out[f"{answer}_count"] = int(len(sub))
+        if len(sub):
+            kept = float((sub["reason"] == "").mean())
+            out[key] = round(kept if keep else 1 - kept, 4)
+    return out
+
+
 def run_check(ds: Dataset, pairs: pd.DataFrame, ranked: dict[str, list[str]], cfg: CheckConfig,
               rcfg: ReflectConfig, writer: Asker, judge: Asker, model: str, max_seq_length: int = 256,
-              batch_size: int = 64, emb=None, precision: str = "fp32",
-              backend: str = "torch") -> tuple[pd.DataFrame, dict[str, Any]]:
+              batch_size: int = 64, emb=None, precision: str = "fp32", backend: str = "torch",
+              annotations: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Build the labelled candidates (``writer`` paraphrases), reflect on them with every check (``judge``
     critiques), and measure (module docstring)."""
     src = paraphrase(sources(ds, pairs, cfg, ranked), ds, writer)
@@ -195,6 +213,7 @@ def run_check(ds: Dataset, pairs: pd.DataFrame, ranked: dict[str, list[str]], cf
              "paraphrase_failed": int((src["error"] != "").sum()), **dropped_shares(results),
              "model_check_reason": FALSE_NEGATIVE.split(":")[0],
              "critique_min_score_ratio": rcfg.critique_min_score_ratio, "split_half": split_half(results),
+             **({"hard_true_negatives_read": annotated(results, annotations)} if annotations is not None else {}),
              "llm": {"paraphrase": writer.stats(), "critique": judge.stats()}}
     stats["failures"] = [e for e in src["error"] if e] + results.loc[results["verdict"] == "failed",
                                                                       "critique_reason"].tolist()

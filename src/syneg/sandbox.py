@@ -19,7 +19,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = ["dvc.yaml", "params.yaml", ".dvcignore", ".gitignore"]
-FOLDERS = ["stages", "src"]
+FOLDERS = ["stages", "src", "data/annotations"]
 
 
 def stage_args(stage: str, root: Path = ROOT, dataset: str = "scifact") -> list[str]:
