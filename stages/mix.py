@@ -6,6 +6,7 @@ import typer
 
 from syneg.cli import run, setup
 from syneg.data import store
+from syneg.judging import without_flagged
 from syneg.io import read_parquet, write_json, write_parquet
 from syneg.mixing import MixConfig, mix
 from syneg.params import for_stage
@@ -21,6 +22,7 @@ def main(
     data: Path = typer.Option(..., help="The prepare stage's folder."),
     mined: Path = typer.Option(..., help="The mine stage's folder."),
     synthetic: Path = typer.Option(..., help="The reflect stage's kept negatives."),
+    judged: Path = typer.Option(..., help="The judge stage's flagged retrieved negatives (left out of the pool)."),
     out: Path = typer.Option(..., help="Folder for train.parquet and provenance.parquet."),
     metrics: Path = typer.Option(..., help="Counts of each kind of negative."),
     params: Path = typer.Option(Path("params.yaml"), help="Params file; the stage reads the keys PARAMS "
@@ -31,8 +33,10 @@ def main(
     sentence-transformers' (anchor, positive, negative_1..k) table."""
     setup("mix")
     cfg = for_stage("mix", PARAMS, params).build(MixConfig, "mix")
-    train, provenance, stats = mix(store.load(data), read_parquet(mined / "pairs.parquet"),
-                                   read_parquet(mined / "candidates.parquet"), read_parquet(synthetic), cfg)
+    candidates, judged_stats = without_flagged(read_parquet(mined / "candidates.parquet"), read_parquet(judged))
+    train, provenance, stats = mix(store.load(data), read_parquet(mined / "pairs.parquet"), candidates,
+                                   read_parquet(synthetic), cfg)
+    stats.update(judged_stats)
     write_parquet(out / "train.parquet", train)
     write_parquet(out / "provenance.parquet", provenance)
     write_json(metrics, {"strategy": cfg.strategy, "ratio": cfg.ratio, "synthetic_ratio": cfg.synthetic_ratio,

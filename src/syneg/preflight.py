@@ -26,6 +26,7 @@ from syneg.params import Params, ParamsError, read
 
 
 def _sections() -> list[tuple[str, type]]:
+    from syneg.judging import JudgeConfig
     from syneg.mining import MineConfig
     from syneg.mixing import MixConfig
     from syneg.reflect_check import CheckConfig
@@ -34,7 +35,7 @@ def _sections() -> list[tuple[str, type]]:
     from syneg.training import TrainConfig
 
     return [("mine", MineConfig), ("synthesize", SynthesizeConfig), ("reflect", ReflectConfig),
-            ("reflect_check", CheckConfig), ("mix", MixConfig), ("train", TrainConfig)]
+            ("reflect_check", CheckConfig), ("judge", JudgeConfig), ("mix", MixConfig), ("train", TrainConfig)]
 
 
 def problems(data: dict[str, Any], source: str = "params.yaml") -> list[str]:
