@@ -15,9 +15,9 @@ here (the next ``dvc repro`` re-records the stores, replaying). The table goes t
 ``metrics/<dataset>/variants.json`` and, as Markdown, to stdout (kept in ``docs/results.md``).
 
 Example:
-    >>> v = load_variants()
-    >>> v[0].name, "synthesize.template" in dict(v[-1].params)
-    ('today', True)
+    >>> v = {variant.name: variant for variant in load_variants()}
+    >>> dict(v["today"].params), dict(v["edit"].params)["synthesize.template"]
+    ({}, 'synthesize_edit')
 
     On the command line (a long run: put it in the background, it shows progress and resumes)::
 
@@ -134,7 +134,26 @@ def run_variant(variant: Variant, params: dict, ds, pairs: pd.DataFrame, candida
             critic.close()
         rcache.close()
     critique_seconds = time.perf_counter() - start
-    _, provenance, mstats = mix(ds, pairs, candidates, kept, mcfg)
+    from syneg.judging import JudgeConfig, judge, without_flagged
+
+    jcfg = build(JudgeConfig, "judge")
+    judged: dict[str, Any] = {}
+    pool = candidates
+    if jcfg.retrieved:
+        jcache = AnswerCache(stores / "judge")
+        jcritic = Critic(make_asker(critic_llm(llm, rcfg), jcache), rcfg.revise)
+        start = time.perf_counter()
+        try:
+            flagged, judged = judge(ds, candidates, jcfg.candidates, rcfg, jcritic, model["base"],
+                                    model["max_seq_length"], values["runtime"].get("encode_batch_size", 64), emb,
+                                    model["precision"], model["backend"])
+        finally:
+            jcritic.close()
+            jcache.close()
+        judged["seconds"] = round(time.perf_counter() - start, 1)
+        pool, dropped_stats = without_flagged(candidates, flagged)
+        judged.update(dropped_stats)
+    _, provenance, mstats = mix(ds, pairs, pool, kept, mcfg)
     synthetic = pd.concat([kept.assign(reason=""), dropped], ignore_index=True)
     from syneg.data.store import doc_texts
 
@@ -149,6 +168,7 @@ def run_variant(variant: Variant, params: dict, ds, pairs: pd.DataFrame, candida
             "synthesize_seconds": round(synth_seconds, 1), "critique_seconds": round(critique_seconds, 1),
             "generated_tokens_this_run": int(engine.get("completion_tokens", 0)),
             "generated_tokens_per_second": engine.get("completion_tokens_per_second"),
+            **({"judge": judged} if judged else {}),
             "llm": {"synthesize": synth_stats, "critique": rstats["llm"]}}
 
 
