@@ -142,3 +142,14 @@ def test_the_encode_stage_writes_openvino_embeddings_close_to_torch(tiny_beir, t
         out[backend] = np.load(tmp_path / backend / "corpus.npy")
     assert out["torch"].shape == out["openvino"].shape and np.abs(out["torch"] - out["openvino"]).max() < 1e-5
     assert len(list((tmp_path / ".cache/exported").rglob("model.xml"))) == 1
+
+
+def test_auto_is_openvino_on_a_cpu_and_torch_on_a_gpu(monkeypatch):
+    import torch
+
+    from syneg.backends import check_backend
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert check_backend("auto", "fp32") == ("openvino", "fp32")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert check_backend("auto", "fp32") == ("torch", "fp32")

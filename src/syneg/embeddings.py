@@ -100,7 +100,7 @@ def encode(
             CPU processes); the same embeddings up to float rounding.
         backend: ``torch``, ``onnx`` or ``openvino`` (:mod:`syneg.backends`).
     """
-    backends.check_backend(backend, precision)
+    backend, precision = backends.check_backend(backend, precision)
     if processes > 1 and (backend, precision) != ("torch", "fp32"):
         raise ParamsError(f"runtime.encode_processes is {processes} with model.backend {backend!r} and "
                           f"model.precision {precision!r}: the pool's processes encode with torch in fp32 only. Set "
