@@ -54,7 +54,7 @@ def main(
     prompt.check("critique")
     ds = store.load(data)
     cache = AnswerCache(llm_cache)
-    critic = Critic(make_asker(critic_llm(llm, rcfg), cache), rcfg.revise)
+    critic = Critic(make_asker(critic_llm(llm, rcfg), cache), revise=False)  # a verdict only: nothing is rewritten
     start = time.perf_counter()
     try:
         flagged, stats = judge(ds, read_parquet(mined / "candidates.parquet"), cfg.candidates, rcfg, critic,

@@ -6,9 +6,8 @@ import typer
 
 from syneg.cli import run, setup
 from syneg.data import store
-from syneg.judging import without_flagged
 from syneg.io import read_parquet, write_json, write_parquet
-from syneg.mixing import MixConfig, mix
+from syneg.mixing import MixConfig, mix, without_flagged
 from syneg.params import for_stage
 
 # The params keys this stage's outputs depend on: dvc.yaml lists exactly these (python -m syneg.dag).

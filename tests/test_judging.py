@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from syneg.judging import JudgeConfig, to_judge, without_flagged
+from syneg.judging import JudgeConfig, to_judge
+from syneg.mixing import without_flagged
 
 
 def _candidates():

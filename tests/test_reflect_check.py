@@ -62,3 +62,16 @@ def test_the_critique_gate_is_chosen_on_one_half_and_measured_on_the_other():
     for half in out.values():  # any gate above 0.65 keeps every true negative and drops every false negative
         assert half["ratio_chosen_on_other_half"] == 0.7
         assert half["false_negatives_dropped"] == 1.0 and half["true_negatives_kept"] == 1.0
+
+
+def test_reflection_is_reported_on_the_hard_negatives_read_by_hand():
+    from syneg.reflect_check import annotated
+
+    results = pd.DataFrame({"query_id": ["q1", "q2", "q3", "q4"], "source_id": ["a", "b", "c", "d"],
+                            "label": ["hard_true_negative"] * 3 + ["false_negative"],
+                            "answers_query": [True, False, False, True],  # the critique's own column
+                            "reason": ["critique drop: x", "", "", "near-copy of the positive"]})
+    read = pd.DataFrame({"query_id": ["q1", "q2", "q3"], "doc_id": ["a", "b", "c"],
+                         "answers_query": ["yes", "no", "unsure"], "note": ["", "", ""]})
+    assert annotated(results, read) == {"read": 3, "no_count": 1, "not_answering_kept": 1.0, "yes_count": 1,
+                                        "answering_dropped": 1.0, "unsure_count": 1, "unsure_kept": 1.0}

@@ -60,8 +60,10 @@ def test_one_request_per_negative_each_with_its_own_attributes_and_numbered_acro
         with pytest.raises(ValueError, match=message):
             SynthesizeConfig(**{"candidates": 2, **bad})
     with pytest.raises(ValueError, match="need about 1300 tokens, more than llm.max_tokens 512"):
-        SynthesizeConfig(max_words=250, per_request=2).check_length(512)
-    SynthesizeConfig(max_words=250, per_request=1).check_length(2048)  # fits
+        SynthesizeConfig(template="synthesize_edit", max_words=250, per_request=2).check_length(512)
+    SynthesizeConfig(template="synthesize_edit", max_words=250, per_request=1).check_length(2048)  # fits
+    with pytest.raises(ValueError, match="synthesize.max_words and synthesize.worked_example work with a template"):
+        SynthesizeConfig(max_words=250)  # the paper's template asks for no length in words
 
 
 def test_the_paper_template_renders_as_before_the_edit_template_existed():
@@ -73,7 +75,7 @@ def test_the_paper_template_renders_as_before_the_edit_template_existed():
     assert "the population studied" not in text and "; write about" not in text
     edit = render_synthesis("Statins reduce stroke.", "Statins lowered stroke by a third in 4,000 adults.", attrs, 1,
                             name="synthesize_edit", max_words=250)
-    assert "In your document, change the population studied." in edit and edit.endswith("write about 9.\n")
+    assert "In your document, change the population studied." in edit and edit.endswith("write about 9 words.\n")
     fixed = lambda t: t.split("Assume you are an expert")[0]  # noqa: E731 - the part a local model reuses
     other = render_synthesis("Another claim.", "Another positive text here.", attrs, 1, name="synthesize_edit")
     assert fixed(edit) == fixed(other)

@@ -40,8 +40,9 @@ LISTS = {"data.datasets": "adds or removes that dataset's prepare, encode_base, 
 
 #: Files other than Python modules that a stage's code reads (prompt templates).
 FILES: dict[str, tuple[str, ...]] = {
-    "synthesize": ("src/syneg/llm/prompts/synthesize.jinja2",),
+    "synthesize": ("src/syneg/llm/prompts/synthesize.jinja2", "src/syneg/llm/prompts/synthesize_edit.jinja2"),
     "reflect": ("src/syneg/llm/prompts/critique.jinja2",),
+    "judge": ("src/syneg/llm/prompts/critique.jinja2",),
     "reflect_check": ("src/syneg/llm/prompts/critique.jinja2", "src/syneg/llm/prompts/paraphrase.jinja2"),
 }
 

@@ -5,7 +5,8 @@ of the base model's best unjudged documents found 6 that answer the claim (``dat
 ``judge.retrieved`` on, the ``judge`` stage sends each training pair's first ``judge.candidates`` mined
 candidates (the ones the mix takes first) through :func:`syneg.reflection.reflect` as real text, with the
 critique gated by the base model's margin exactly as for synthetic negatives (``reflect.*``), and lists the ones
-the critique judges to answer the query; ``mix`` leaves those out of the retrieved pool. Off by default: it
+the critique judges to answer the query; ``mix`` leaves those out of the retrieved pool
+(:func:`syneg.mixing.without_flagged`). Off by default: it
 costs one LLM judgement per candidate (about 2,400 on SciFact).
 
 Example:
@@ -63,13 +64,3 @@ def judge(ds: Dataset, candidates: pd.DataFrame, k: int, rcfg, critic, model: st
              "flagged_answers_query": int(len(flagged)), "dropped_by_reason": stats["dropped_by_reason"],
              "flagged_share": round(len(flagged) / len(frame), 4) if len(frame) else 0.0}
     return flagged[FLAGGED].reset_index(drop=True), stats
-
-
-def without_flagged(candidates: pd.DataFrame, flagged: pd.DataFrame | None) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The mined candidates without the ones the judge flagged (the mix's retrieved pool)."""
-    if flagged is None or not len(flagged):
-        return candidates, {"retrieved_dropped_by_judge": 0}
-    key = ["query_id", "pos_id", "doc_id"]
-    out = candidates.merge(flagged[key].assign(_flag=True), on=key, how="left")
-    kept = out[out["_flag"].isna()].drop(columns="_flag").reset_index(drop=True)
-    return kept, {"retrieved_dropped_by_judge": int(len(candidates) - len(kept))}

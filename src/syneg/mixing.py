@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -98,14 +99,25 @@ def synthetic_counts(n_instances: int, ratio: float, num_negatives: int, seed: i
     return counts
 
 
+def without_flagged(candidates: pd.DataFrame, flagged: pd.DataFrame | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The mined candidates without the ones the judge flagged (the mix's retrieved pool)."""
+    if flagged is None or not len(flagged):
+        return candidates, {"retrieved_dropped_by_judge": 0}
+    key = ["query_id", "pos_id", "doc_id"]
+    out = candidates.merge(flagged[key].assign(_flag=True), on=key, how="left")
+    kept = out[out["_flag"].isna()].drop(columns="_flag").reset_index(drop=True)
+    return kept, {"retrieved_dropped_by_judge": int(len(candidates) - len(kept))}
+
+
 def _ordered_synthetic(synthetic: pd.DataFrame, sampling: str) -> pd.DataFrame:
     """Kept synthetic negatives in the order ``mix`` takes them: as written, or hardest first (the base model's
-    score over the positive's, highest first; unscored ones last, as written)."""
-    if sampling != "hardest" or not {"neg_score", "pos_score"} <= set(synthetic.columns):
+    score for the query, highest first: the positive is the pair's own, so this is the score ratio's order too;
+    unscored ones last, as written)."""
+    if sampling != "hardest" or "neg_score" not in synthetic.columns:
         return synthetic.sort_values(["query_id", "pos_id", "neg_index"])
-    ratio = (synthetic["neg_score"] / synthetic["pos_score"]).fillna(-np.inf)
-    return (synthetic.assign(_ratio=-ratio).sort_values(["query_id", "pos_id", "_ratio", "neg_index"])
-            .drop(columns="_ratio"))
+    hardness = -synthetic["neg_score"].astype(float).fillna(-np.inf)
+    return (synthetic.assign(_order=hardness).sort_values(["query_id", "pos_id", "_order", "neg_index"])
+            .drop(columns="_order"))
 
 
 def mix(ds: Dataset, pairs: pd.DataFrame, candidates: pd.DataFrame, synthetic: pd.DataFrame,

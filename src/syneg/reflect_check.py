@@ -183,11 +183,12 @@ def annotated(results: pd.DataFrame, annotations: pd.DataFrame | None) -> dict[s
     if annotations is None or not len(annotations):
         return {}
     hard = results[results["label"] == "hard_true_negative"]
-    read = hard.merge(annotations.rename(columns={"doc_id": "source_id"}), on=["query_id", "source_id"])
+    labels = annotations.rename(columns={"doc_id": "source_id", "answers_query": "read_answer"})
+    read = hard.merge(labels[["query_id", "source_id", "read_answer"]], on=["query_id", "source_id"])
     out: dict[str, Any] = {"read": int(len(read))}
     for answer, key, keep in (("no", "not_answering_kept", True), ("yes", "answering_dropped", False),
                               ("unsure", "unsure_kept", True)):
-        sub = read[read["answers_query"] == answer]
+        sub = read[read["read_answer"] == answer]
         out[f"{answer}_count"] = int(len(sub))
         if len(sub):
             kept = float((sub["reason"] == "").mean())

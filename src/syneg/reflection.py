@@ -53,7 +53,7 @@ from syneg.text_checks import garbled, meta_text, shingle_jaccard
 
 FALSE_NEGATIVE = "likely false negative: scores near or above the positive"
 DECISIONS = ("judgments", "verdict")
-ATTRIBUTES = ("domain", "difficulty", "length")
+ATTRIBUTE_COLUMNS = ("domain", "difficulty", "length")  # what the critique checks (not the edit template's change)
 
 
 @dataclass
@@ -141,7 +141,7 @@ def read_candidates(path: str | Path, ds: Dataset) -> pd.DataFrame:
             raise DataError(f"{path}: row {unknown.index[0]}: doc_id '{unknown.iloc[0]}' is not in the corpus.")
         frame["text"] = frame["doc_id"].map(docs)
     frame["text"] = frame["text"].fillna("").astype(str)
-    for col in ATTRIBUTES:
+    for col in ATTRIBUTE_COLUMNS:
         if col not in frame.columns:
             frame[col] = ""
         frame[col] = frame[col].fillna("").astype(str)
@@ -205,7 +205,7 @@ def _critique(neg: pd.DataFrame, rows: list[int], reasons: list[str], critic: Cr
               cfg: ReflectConfig) -> tuple[Counter, list[int]]:
     """Ask ``critic`` about ``rows``; apply keep / revise / drop. Returns the counts and the revised rows."""
     qtext = dict(zip(ds.queries["query_id"], ds.queries["text"]))
-    attrs = lambda i: {k: neg.at[i, k] for k in ATTRIBUTES if neg.at[i, k]}  # noqa: E731
+    attrs = lambda i: {k: neg.at[i, k] for k in ATTRIBUTE_COLUMNS if neg.at[i, k]}  # noqa: E731
     asked = critic.critique([Candidate(qtext[neg.at[i, "query_id"]], dtext[neg.at[i, "pos_id"]],
                                        neg.at[i, "text"], attrs(i)) for i in rows])
     verdicts: Counter = Counter()
@@ -268,7 +268,7 @@ def reflect(ds: Dataset, negatives: pd.DataFrame, cfg: ReflectConfig, model: str
         (the model check's flag); ``dropped`` adds ``reason``.
     """
     neg = negatives.reset_index(drop=True).copy()
-    for col in ATTRIBUTES:
+    for col in ATTRIBUTE_COLUMNS:
         if col not in neg.columns:
             neg[col] = ""
     neg["verdict"], neg["decision"], neg["critique_reason"], neg["original_text"] = "", "", "", ""

@@ -80,6 +80,11 @@ class SynthesizeConfig:
                              f"of {self.written}, or null for one request per pair.")
         if self.max_words is not None and self.max_words < 20:
             raise ValueError(f"synthesize.max_words is {self.max_words}; use 20 or more, or null.")
+        if self.template == "synthesize" and (self.max_words is not None or self.worked_example):
+            raise ValueError("synthesize.max_words and synthesize.worked_example work with a template that asks for "
+                             "a length in words and shows an example (synthesize_edit); the paper's template "
+                             "(synthesize) gives the positive's word count only: set them to null / false, or "
+                             "synthesize.template to synthesize_edit.")
 
     @property
     def written(self) -> int:

@@ -100,6 +100,9 @@ def attention_for_training(model, attention: str):
     impl = config._attn_implementation
     drops = [(m, m.dropout.p) for m in transformer.modules()
              if type(m).__name__.endswith("SelfAttention") and isinstance(getattr(m, "dropout", None), torch.nn.Dropout)]
+    if attention == "sdpa_no_dropout" and not drops:
+        raise UserError(f"train.attention is sdpa_no_dropout, but {type(transformer).__name__} has no self-attention "
+                        f"dropout to switch off; use sdpa or eager.")
     try:
         if attention == "eager":
             config._attn_implementation = "eager"

@@ -134,14 +134,15 @@ def run_variant(variant: Variant, params: dict, ds, pairs: pd.DataFrame, candida
             critic.close()
         rcache.close()
     critique_seconds = time.perf_counter() - start
-    from syneg.judging import JudgeConfig, judge, without_flagged
+    from syneg.judging import JudgeConfig, judge
+    from syneg.mixing import without_flagged
 
     jcfg = build(JudgeConfig, "judge")
     judged: dict[str, Any] = {}
     pool = candidates
     if jcfg.retrieved:
         jcache = AnswerCache(stores / "judge")
-        jcritic = Critic(make_asker(critic_llm(llm, rcfg), jcache), rcfg.revise)
+        jcritic = Critic(make_asker(critic_llm(llm, rcfg), jcache), revise=False)
         start = time.perf_counter()
         try:
             flagged, judged = judge(ds, candidates, jcfg.candidates, rcfg, jcritic, model["base"],

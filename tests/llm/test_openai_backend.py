@@ -73,11 +73,11 @@ def test_answers_are_validated_counted_priced_and_a_warm_rerun_sends_nothing(tmp
 
 def test_a_pairs_later_requests_sample_with_another_seed_and_its_first_is_as_before(tmp_path):
     """Two requests of one pair with the same prompt (no attributes to tell them apart) are two requests, with
-    seeds 42 and 43; a pair's first request keeps the seed every stored answer was asked with."""
+    seeds 42 and 42 + 1,000,003; a pair's first request keeps the seed every stored answer was asked with."""
     same = [SynthesisItem("q0", "d0", "claim", "positive", {}, request=r) for r in (0, 1)]
     with FakeOpenAI(always(200, completion(GOOD))) as srv:
         LLMSynthesizer(asker(srv, tmp_path)).generate(same, 1)
-        assert sorted(body["seed"] for body in srv.requests) == [42, 43]
+        assert sorted(body["seed"] for body in srv.requests) == [42, 1_000_045]
         assert srv.requests[0]["messages"] == srv.requests[1]["messages"]
 
 

@@ -32,6 +32,7 @@ from syneg.llm.pricing import Prices
 
 log = logging.getLogger(__name__)
 
+SEED_STRIDE = 1_000_003
 REASK = ("That answer is not valid ({problem}). Reply with only the JSON object the [Format Definition] asks "
          "for, and nothing else.")
 
@@ -108,8 +109,8 @@ class Asker:
         sampling seed (another sample of the same prompt, e.g. a pair's second request)."""
         fmt = fmt or self.fmt
         body = self.backend.body(messages, fmt, spec.json_schema if fmt in ("json_schema", "json_object_schema") else None)
-        if seed_offset and body.get("seed") is not None:
-            body["seed"] = int(body["seed"]) + int(seed_offset)
+        if seed_offset:  # a stride no other seed of a run reaches: request r at seed s is never request 0 at s + r
+            body["seed"] = int(body.get("seed") or 0) + SEED_STRIDE * int(seed_offset)
         return body, request_key({**self.backend.identity(), **body})
 
     def _format_note(self) -> str:

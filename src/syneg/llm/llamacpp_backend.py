@@ -77,7 +77,7 @@ def same_vocabulary(target, draft) -> str | None:
     sizes = [v.n_vocab() for v in vocab]
     if sizes[0] != sizes[1]:
         return f"{sizes[1]} tokens against the target's {sizes[0]}"
-    for i in range(0, sizes[0], 97):
+    for i in range(sizes[0]):
         if vocab[0].detokenize([i]) != vocab[1].detokenize([i]):
             return f"token {i} is {vocab[1].detokenize([i])!r} against the target's {vocab[0].detokenize([i])!r}"
     return None
@@ -165,6 +165,9 @@ class LlamaCppBackend(ChatBackend):
         for knob, value in (("draft_max", draft_max), ("batch_size", batch_size), ("ubatch_size", ubatch_size)):
             if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
                 raise ValueError(f"runtime.llamacpp.{knob} is {value!r}; use a whole number >= 1.")
+        if ubatch_size > batch_size:
+            raise ValueError(f"runtime.llamacpp.ubatch_size is {ubatch_size}, larger than batch_size {batch_size}; "
+                             f"the physical batch cannot exceed the logical one: lower ubatch_size.")
         self.speculative, self.draft_model = speculative, draft_model or DEFAULT_DRAFT
         self.draft_max, self.batch_size, self.ubatch_size = draft_max, batch_size, ubatch_size
         self.model, self.pinned, self.mode = str(model), sha256, mode
