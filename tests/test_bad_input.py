@@ -119,7 +119,8 @@ def test_input_that_is_unusual_but_valid_is_read(tiny_beir, tmp_path, case, cont
     assert manifest["counts"]["qrels_train"] == 3 and manifest["counts"]["documents"] >= 4
 
 
-MIX = ["stages/mix.py", "--data", "p", "--mined", "m", "--synthetic", "s.parquet", "--out", "o", "--metrics", "o.json"]
+MIX = ["stages/mix.py", "--data", "p", "--mined", "m", "--synthetic", "s.parquet", "--judged", "j.parquet", "--out", "o",
+       "--metrics", "o.json"]
 TRAIN = ["stages/train.py", "--data", "t.parquet", "--out", "o", "--metrics", "o.json", "--live", "live"]
 ENCODE = ["stages/encode.py", "--data", "prepared", "--out", "o"]
 PARAM_CASES = [

@@ -11,7 +11,7 @@ import yaml
 from syneg.sandbox import Sandbox, ran_stages
 
 STAGES = [f"{name}@scifact" for name in (
-    "prepare", "encode_base", "mine", "synthesize", "reflect", "reflect_check", "mix", "diagnose", "train",
+    "prepare", "encode_base", "mine", "synthesize", "reflect", "reflect_check", "judge", "mix", "diagnose", "train",
     "encode_finetuned", "retrieve_bm25", "retrieve_bm25_multifield", "retrieve_base", "retrieve_finetuned",
     "baselines", "evaluate", "card")]
 EVALUATE_ONLY = {f"{name}@scifact-test" for name in ("prepare", "encode_base", "retrieve_bm25",
@@ -42,8 +42,9 @@ def test_repro_runs_every_stage_and_writes_metrics(project):
     base = json.loads((proj / "metrics/scifact" / "baselines.json").read_text())
     fine = json.loads((proj / "metrics/scifact" / "evaluate.json").read_text())
     for m in (base["bm25"], base["bm25_multifield"], base["zeroshot"], fine["finetuned"]):
-        assert set(m) == {"ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100"}
-        assert 0.3 < m["ndcg@10"] <= 1.0
+        assert set(m) == {"ndcg@10", "mrr@10", "recall@10", "recall@100", "map@100", "queries",
+                          "queries_without_results"}
+        assert 0.3 < m["ndcg@10"] <= 1.0 and m["queries"] > 0 and m["queries_without_results"] == 0
     syn = json.loads((proj / "metrics/scifact" / "synthesize.json").read_text())
     assert syn["backend"] == "offline" and syn["stand_in"] is True
     assert "stand-in" in json.loads((proj / "metrics/scifact" / "reflect_check.json").read_text())["skipped"]
@@ -85,8 +86,9 @@ def test_a_forced_rerun_reproduces_every_output_byte_for_byte(project):
     assert {p: p.read_bytes() for p in metrics} == metrics
 
 
-@pytest.mark.parametrize("template, stages", [("synthesize", {"synthesize"}), ("critique", {"reflect", "reflect_check"}),
-                                              ("paraphrase", {"reflect_check"})])
+@pytest.mark.parametrize("template, stages", [("synthesize", {"synthesize"}),
+                                              ("critique", {"reflect", "reflect_check", "judge"}),
+                                              ("synthesize_edit", {"synthesize"}), ("paraphrase", {"reflect_check"})])
 def test_editing_a_prompt_template_invalidates_only_the_stages_that_send_it(project, template, stages):
     _, box, _ = project
     path = box.path / "src/syneg/llm/prompts" / f"{template}.jinja2"
@@ -121,7 +123,7 @@ def test_changing_the_ratio_reruns_only_mix_and_what_depends_on_it(project):
     before = json.loads((proj / "metrics/scifact" / "mix.json").read_text())
     out = box.run("dvc", "exp", "run", "-S", "mix.ratio=0")
     assert ran_stages(out) == RATIO_RERUNS
-    for stage in ["prepare", "encode_base", "mine", "synthesize", "reflect", "reflect_check", "retrieve_bm25",
+    for stage in ["prepare", "encode_base", "mine", "synthesize", "reflect", "reflect_check", "judge", "retrieve_bm25",
                   "retrieve_bm25_multifield", "retrieve_base", "baselines"]:
         assert f"Stage '{stage}@scifact' didn't change, skipping" in out
     after = json.loads((proj / "metrics/scifact" / "mix.json").read_text())
@@ -155,7 +157,7 @@ def test_a_queued_experiment_reuses_every_output_its_params_do_not_change(projec
     assert "Success" in line, line
     log = box.run("dvc", "queue", "logs", "queued-half")
     assert ran_stages(log) == RATIO_RERUNS
-    for stage in ["prepare", "encode_base", "mine", "synthesize", "reflect", "reflect_check", "baselines"]:
+    for stage in ["prepare", "encode_base", "mine", "synthesize", "reflect", "reflect_check", "judge", "baselines"]:
         assert f"Stage '{stage}@scifact' didn't change, skipping" in log
 
 

@@ -269,8 +269,8 @@ class LlamaCppBackend(ChatBackend):
         from syneg.llm.openai_backend import OpenAIBackend
 
         if self._server is None:
+            target = resolve(self.model, self.pinned)  # a wrong file fails before anything is logged
             n_threads = threads(self.n_threads)
-            target = resolve(self.model, self.pinned)
             self._server = LlamaServer(target, n_threads=n_threads, n_ctx=self.n_ctx, parallel=self.parallel,
                                        n_gpu_layers=gpu_layers(self.n_gpu_layers), binary=self.server_binary,
                                        extra_args=self.server_args(target, n_threads))
