@@ -85,10 +85,35 @@ def test_a_per_query_table_file_is_a_run_too(repo, tmp_path_factory):
     assert row["system"].endswith("mine.csv") and row["diff"] > 0
 
 
+def test_an_archived_experiment_is_a_run_in_git_and_compares_like_the_experiment(repo):
+    out = repo / "metrics/scifact/runs"
+    done = subprocess.run([sys.executable, "-m", "syneg.archive", "better-s4", "base-s2", "--repo", str(repo)],
+                          capture_output=True, text=True, cwd=repo)
+    assert done.returncode == 0, done.stderr
+    run = json.loads((out / "better-s4" / "run.json").read_text())
+    assert run["baseline_commit"] == subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
+                                                    text=True).stdout.strip()
+    assert run["commit"] == compare.resolve(repo, "better-s4")
+    from_refs = compare.compare(_systems(repo, "HEAD", "base-s2", "better-s4"), ("ndcg@10",), resamples=300)
+    archived = compare.compare(_systems(repo, "HEAD", str(out / "base-s2"), str(out / "better-s4")), ("ndcg@10",),
+                               resamples=300)
+    for a, b in zip(from_refs["metrics"]["ndcg@10"], archived["metrics"]["ndcg@10"]):
+        assert {k: v for k, v in a.items() if k != "system"} == {k: v for k, v in b.items() if k != "system"}
+    loaded = compare.load_run(str(out / "better-s4"), "scifact", "finetuned", repo, None, None)
+    assert loaded.meta["qrels_sha256"] == "abc"
+
+
+def test_archiving_a_name_that_is_not_a_run_writes_nothing(repo):
+    done = subprocess.run([sys.executable, "-m", "syneg.archive", "better-s4", "nosuch", "--repo", str(repo)],
+                          capture_output=True, text=True, cwd=repo)
+    assert done.returncode == 1 and "nosuch: not a git revision" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (repo / "metrics/scifact/runs").exists()
+
+
 @pytest.mark.parametrize("specs, seeds, message", [
     (["HEAD"], False, "compare needs at least two systems, got 1"),
     (["HEAD", "better-s4"], True, "--seeds: system 'HEAD' has 1 run; give at least 2 comma-separated runs"),
-    (["HEAD", "nosuch"], False, "nosuch: not a git revision, DVC experiment, per-query table (.csv) or run file"),
+    (["HEAD", "nosuch"], False, "nosuch: not a git revision, DVC experiment, per-query table (.csv), archived run or run file"),
     (["HEAD", "HEAD:zeroshot"], False, "HEAD:zeroshot: no metrics/scifact/per_query/zeroshot.csv at"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(repo, specs, seeds, message):

@@ -5,7 +5,7 @@ A system is one run or several runs of one setting (training seeds), joined by c
 revision or DVC experiment name (its committed per-query table, ``metrics/<dataset>/per_query/<system>.csv``,
 is read from git: nothing reruns), ``workspace`` (the tables on disk), ``REV:SYSTEM`` for another table of
 that revision (``main:bm25``), a per-query table (``.csv``), or a TREC run file (scored here against the
-prepared qrels). The first system is the baseline. Statistics: :mod:`syneg.stats`.
+prepared qrels), or a folder archived by :mod:`syneg.archive`. The first system is the baseline. Statistics: :mod:`syneg.stats`.
 
 Example (the command line; each positional argument is one system)::
 
@@ -90,8 +90,8 @@ def resolve(repo: Path, rev: str) -> str:
         raise CompareError(f"{rev}: {len(found)} experiments have this name (on different commits); name one by "
                            f"its commit ({', '.join(commit[:10] for _, commit in found)})")
     if not found:
-        raise CompareError(f"{rev}: not a git revision, DVC experiment, per-query table (.csv) or run file; check "
-                           f"the name with `dvc exp list --all-commits` or `git log`")
+        raise CompareError(f"{rev}: not a git revision, DVC experiment, per-query table (.csv), archived run or run "
+                           f"file; check the name with `dvc exp list --all-commits` or `git log`")
     return found[0][1]
 
 
@@ -109,6 +109,13 @@ def load_run(spec: str, dataset: str, system: str, repo: Path, qrels: Path | Non
     path = Path(where)
     if path.suffix == ".csv" and path.is_file():
         return Run(spec, _checked_table(read_per_query(path), spec))
+    if path.is_dir():  # a run archived by syneg.archive: its tables and the metrics that say how they were scored
+        file, metrics_file = path / "per_query" / f"{system}.csv", path / Path(metrics_path).name
+        if not file.is_file():
+            raise CompareError(f"{spec}: no per_query/{system}.csv in this folder; archive the run with "
+                               f"`python -m syneg.archive NAME` or name a revision, table or run file")
+        metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else None
+        return Run(spec, _checked_table(read_per_query(file), spec), None, _meta(metrics))
     if path.is_file():
         return _score_run_file(spec, path, dataset, repo, qrels, split)
     if where == "workspace":
