@@ -17,7 +17,7 @@ def copy(tmp_path):
     for name in ("README.md", "params.yaml", "Makefile", "dvc.yaml"):
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "docs", tmp_path / "docs")
-    for name in ("stages", "src", "benchmarks"):
+    for name in ("stages", "src", "benchmarks", "data", "metrics", "tests"):
         (tmp_path / name).symlink_to(ROOT / name)
     return tmp_path
 
