@@ -37,3 +37,10 @@ def test_one_seed_is_refused_in_one_line(repo):  # noqa: F811
     assert done.returncode == 1 and done.stderr.strip() == ("error: --seed given 1 time(s); give at least 2 "
                                                             "train.seed values")
     assert not (repo / "metrics/scifact/headline.json").exists()
+
+
+def test_a_dry_run_lists_what_would_run_and_runs_nothing(repo):  # noqa: F811
+    done = _run(repo, "--dry-run", "--max-runs", "4")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("would run  headline-") == 4 and done.stdout.count("left     headline-") == 5
+    assert not (repo / "metrics/scifact/runs").exists() and not (repo / "metrics/scifact/headline.json").exists()

@@ -44,6 +44,8 @@ def _workspace_is(repo: Path, params: dict) -> bool:
     """Whether the workspace run is this one: params.yaml as committed gives these params and nothing is stale."""
     from syneg.params import lookup, read
 
+    if not (repo / "params.yaml").is_file():
+        return False
     committed = read(repo / "params.yaml")
     if any(lookup(committed, key, None) != value for key, value in params.items()):
         return False
@@ -51,11 +53,25 @@ def _workspace_is(repo: Path, params: dict) -> bool:
     return not dirty and "up to date" in run(["dvc", "status"], repo)
 
 
+def _archive(repo: Path, rev: str, runs: Path, name: str, dataset: str, commit: bool) -> None:
+    try:
+        archive.write(runs / name, archive.collect(repo, rev, dataset, name))
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if commit:
+        rel = str((runs / name).resolve().relative_to(repo.resolve()))
+        run(["git", "add", rel], repo)
+        run(["git", "commit", "-qm", f"headline: archive {name}", "--", rel], repo)
+
+
 def main(dataset: str = typer.Option("scifact", help="The dataset (one of data.train)."),
          seeds: Optional[List[int]] = typer.Option(None, "--seed", help="train.seed values (repeat); default "
                                                    "42, 43, 44."),
          commit: bool = typer.Option(False, "--commit", help="git commit each archived run as it finishes."),
          dry_run: bool = typer.Option(False, "--dry-run", help="Print what is archived and what would run."),
+         max_runs: Optional[int] = typer.Option(None, help="Run at most this many experiments now (the rest "
+                                                "later; the comparison is written once all are archived)."),
          repo: Path = typer.Option(Path("."), help="The project's git repository.")) -> None:
     """Run the missing headline runs one after another, archive each, then compare the systems."""
     seeds = tuple(seeds or SEEDS)
@@ -63,32 +79,31 @@ def main(dataset: str = typer.Option("scifact", help="The dataset (one of data.t
         typer.echo(f"error: --seed given {len(seeds)} time(s); give at least 2 train.seed values", err=True)
         raise typer.Exit(1)
     runs = repo / "metrics" / dataset / "runs"
+    todo = []
     for name, params in plan(seeds):
         if (runs / name / "run.json").is_file():
             typer.echo(f"archived  {name}")
+        elif _workspace_is(repo, params):  # archived at once, before any experiment changes the workspace
+            typer.echo(f"{'would archive' if dry_run else 'archiving'}  {name} (the workspace run, HEAD)")
+            if not dry_run:
+                _archive(repo, "HEAD", runs, name, dataset, commit)
+        else:
+            todo.append((name, params))
+    for i, (name, params) in enumerate(todo):
+        if max_runs is not None and i >= max_runs:
+            typer.echo(f"left     {name} (--max-runs {max_runs})")
             continue
-        source = "HEAD" if _workspace_is(repo, params) else name
-        typer.echo(f"{'would run' if dry_run else 'running'}  {name}" + (" (the workspace run)" if source == "HEAD"
-                                                                          else ""), err=False)
+        typer.echo(f"{'would run' if dry_run else 'running'}  {name}")
         if dry_run:
             continue
-        if source != "HEAD":
-            done = subprocess.run(["dvc", "exp", "run", "--temp", "-n", name,
-                                   *[a for k, v in sorted(params.items()) for a in ("-S", f"{k}={v}")]], cwd=repo)
-            if done.returncode != 0:
-                typer.echo(f"error: {name}: dvc exp run exited {done.returncode}; fix it and run this again (the "
-                           f"archived runs are kept)", err=True)
-                raise typer.Exit(1)
-        try:
-            archive.write(runs / name, archive.collect(repo, source, dataset, name))
-        except UserError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
-        if commit:
-            run(["git", "add", str((runs / name).relative_to(repo))], repo)
-            run(["git", "commit", "-qm", f"headline: archive {name}", "--", str((runs / name).relative_to(repo))],
-                repo)
-    if dry_run:
+        done = subprocess.run(["dvc", "exp", "run", "--temp", "-n", name,
+                               *[a for k, v in sorted(params.items()) for a in ("-S", f"{k}={v}")]], cwd=repo)
+        if done.returncode != 0:
+            typer.echo(f"error: {name}: dvc exp run exited {done.returncode}; fix it and run this again (the "
+                       f"archived runs are kept)", err=True)
+            raise typer.Exit(1)
+        _archive(repo, name, runs, name, dataset, commit)
+    if dry_run or (max_runs is not None and len(todo) > max_runs):
         return
     specs = [",".join(str(runs / name) for name, _ in plan(seeds) if name.startswith(f"headline-{system}-"))
              for system in SYSTEMS]
