@@ -38,3 +38,9 @@ def experiments(repo: str | Path, name: str) -> list[tuple[str, str]]:
         if len(parts) == 5 and parts[4] == name:
             out.append((parts[2] + parts[3], commit))
     return out
+
+
+def exp_run(name: str, params: dict) -> list[str]:
+    """``dvc exp run --temp`` of the experiment ``name`` with ``params`` set (``-S key=value``, sorted)."""
+    return ["dvc", "exp", "run", "--temp", "--name", name,
+            *[arg for key, value in sorted(params.items()) for arg in ("-S", f"{key}={value}")]]

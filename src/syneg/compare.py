@@ -5,7 +5,8 @@ A system is one run or several runs of one setting (training seeds), joined by c
 revision or DVC experiment name (its committed per-query table, ``metrics/<dataset>/per_query/<system>.csv``,
 is read from git: nothing reruns), ``workspace`` (the tables on disk), ``REV:SYSTEM`` for another table of
 that revision (``main:bm25``), a per-query table (``.csv``), or a TREC run file (scored here against the
-prepared qrels), or a folder archived by :mod:`syneg.archive`. The first system is the baseline. Statistics: :mod:`syneg.stats`.
+prepared qrels), or a folder archived by :mod:`syneg.archive`. The first system is the baseline. Statistics:
+:mod:`syneg.stats`.
 
 Example (the command line; each positional argument is one system)::
 
@@ -110,21 +111,15 @@ def load_run(spec: str, dataset: str, system: str, repo: Path, qrels: Path | Non
     if path.suffix == ".csv" and path.is_file():
         return Run(spec, _checked_table(read_per_query(path), spec))
     if path.is_dir():  # a run archived by syneg.archive: its tables and the metrics that say how they were scored
-        file, metrics_file = path / "per_query" / f"{system}.csv", path / Path(metrics_path).name
-        if not file.is_file():
-            raise CompareError(f"{spec}: no per_query/{system}.csv in this folder; archive the run with "
-                               f"`python -m syneg.archive NAME` or name a revision, table or run file")
-        metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else None
-        return Run(spec, _checked_table(read_per_query(file), spec), None, _meta(metrics))
+        return _disk_run(spec, path / "per_query" / f"{system}.csv", path / Path(metrics_path).name,
+                         f"{spec}: no per_query/{system}.csv in this folder; archive the run with `python -m "
+                         f"syneg.archive NAME` or name a revision, table or run file")
     if path.is_file():
         return _score_run_file(spec, path, dataset, repo, qrels, split)
     if where == "workspace":
-        file = repo / table_path
-        if not file.is_file():
-            raise CompareError(f"workspace: no {table_path}; run `dvc repro evaluate@{dataset}` (or baselines@"
-                               f"{dataset}) first")
-        metrics = json.loads((repo / metrics_path).read_text()) if (repo / metrics_path).is_file() else None
-        return Run(spec, _checked_table(read_per_query(file), spec), None, _meta(metrics))
+        return _disk_run(spec, repo / table_path, repo / metrics_path,
+                         f"workspace: no {table_path}; run `dvc repro evaluate@{dataset}` (or baselines@{dataset}) "
+                         f"first")
     commit = resolve(repo, where)
     text = git_show(repo, commit, table_path)
     if text is None:
@@ -134,6 +129,14 @@ def load_run(spec: str, dataset: str, system: str, repo: Path, qrels: Path | Non
     metrics_text = git_show(repo, commit, metrics_path)
     metrics = json.loads(metrics_text) if metrics_text else None
     return Run(spec, _checked_table(read_per_query(io.StringIO(text)), spec), commit, _meta(metrics))
+
+
+def _disk_run(spec: str, table: Path, metrics: Path, missing: str) -> Run:
+    """A run whose per-query table and metrics file lie on disk (the workspace, an archived folder)."""
+    if not table.is_file():
+        raise CompareError(missing)
+    meta = _meta(json.loads(metrics.read_text())) if metrics.is_file() else {}
+    return Run(spec, _checked_table(read_per_query(table), spec), None, meta)
 
 
 def _checked_table(table: pd.DataFrame, spec: str) -> pd.DataFrame:

@@ -26,7 +26,7 @@ from typing import List, Optional
 import typer
 
 from syneg import archive, compare
-from syneg.commands import run
+from syneg.commands import exp_run, run
 from syneg.errors import UserError
 
 #: The systems, the baseline first, with the params each sets on top of params.yaml.
@@ -96,8 +96,7 @@ def main(dataset: str = typer.Option("scifact", help="The dataset (one of data.t
         typer.echo(f"{'would run' if dry_run else 'running'}  {name}")
         if dry_run:
             continue
-        done = subprocess.run(["dvc", "exp", "run", "--temp", "-n", name,
-                               *[a for k, v in sorted(params.items()) for a in ("-S", f"{k}={v}")]], cwd=repo)
+        done = subprocess.run(exp_run(name, params), cwd=repo)  # its output stays on the terminal
         if done.returncode != 0:
             typer.echo(f"error: {name}: dvc exp run exited {done.returncode}; fix it and run this again (the "
                        f"archived runs are kept)", err=True)

@@ -35,7 +35,7 @@ from pathlib import Path
 import typer
 import yaml
 
-from syneg.commands import experiments, git_show, run as run_command
+from syneg.commands import exp_run, experiments, git_show, run as run_command
 from syneg.params import lookup
 
 CONDITIONS = Path(__file__).with_name("reproductions.yaml")
@@ -74,12 +74,6 @@ class Score:
         return abs(diff) <= self.tolerance + 1e-12, float(value), diff
 
 
-def _exp_run(name: str, params: dict) -> list[str]:
-    """``dvc exp run --temp`` of the experiment ``name`` with ``params`` set."""
-    return ["dvc", "exp", "run", "--temp", "--name", name,
-            *[arg for key, value in sorted(params.items()) for arg in ("-S", f"{key}={value}")]]
-
-
 @dataclass(frozen=True)
 class Condition:
     name: str
@@ -99,13 +93,13 @@ class Condition:
                 out.append((None, ["dvc", "repro"]))
                 continue
             name = f"repro-{self.name}-s{seed}"
-            out.append((name, _exp_run(name, {**self.params, "train.seed": seed})))
+            out.append((name, exp_run(name, {**self.params, "train.seed": seed})))
         return out
 
     @property
     def command(self) -> list[str]:
         """The DVC command that produces this condition's metrics."""
-        return _exp_run(f"repro-{self.name}", self.params) if self.params else ["dvc", "repro"]
+        return exp_run(f"repro-{self.name}", self.params) if self.params else ["dvc", "repro"]
 
 
 def load_conditions(path: str | Path = CONDITIONS) -> list[Condition]:
